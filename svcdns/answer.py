@@ -1,0 +1,198 @@
+"""The answerer: pure. (state, lower-case name, type) -> rcode and record sections.
+
+No sockets, no clocks, no wire format. `None` means the name is outside the zones this
+server is authoritative for, and the handler decides (forward or REFUSED). Section numbers
+refer to the Kubernetes DNS-Based Service Discovery specification 1.1.0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from svcdns import SPEC_VERSION
+from svcdns.model import ServiceKind
+from svcdns.names import undashed, under
+from svcdns.rr import Rcode, Record, RRType, SOAData
+from svcdns.state import ClusterState
+from svcdns.zonedata import PodMode, address_type
+
+REVERSE_ZONES = ("in-addr.arpa", "ip6.arpa")
+DNS_VERSION_TTL = 28800  # spec 2.2: the schema version record
+MAX_CNAME_CHAIN = 8
+_ADDRESS_TYPES = (RRType.A, RRType.AAAA)
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    rcode: Rcode
+    answer: tuple[Record, ...] = ()
+    authority: tuple[Record, ...] = ()
+    additional: tuple[Record, ...] = ()
+    authoritative: bool = True
+
+
+def soa(state: ClusterState, owner: str) -> Record:
+    """The SOA of a served zone; its own TTL is capped at 300 as CoreDNS does."""
+    zone, ttl = state.settings.zone, state.settings.ttl
+    data = SOAData(
+        mname=f"ns.dns.{zone}",
+        rname=f"hostmaster.{zone}",
+        serial=state.serial,
+        refresh=7200,
+        retry=1800,
+        expire=86400,
+        minimum=ttl,
+    )
+    return Record(owner, RRType.SOA, min(ttl, 300), data)
+
+
+def answer(state: ClusterState, qname: str, qtype: int) -> Answer | None:
+    """Answer one question; `qname` is lower-case without the trailing dot."""
+    zone = state.settings.zone
+    if under(qname, zone):
+        if not state.synced:
+            # Never NXDOMAIN before the first full sync: a pod would cache "no such name".
+            return Answer(Rcode.SERVFAIL, authoritative=False)
+        return _lookup(state, qname, qtype, chain=())
+    for reverse_zone in REVERSE_ZONES:
+        if under(qname, reverse_zone):
+            return _reverse(state, qname, qtype, reverse_zone)
+    return None
+
+
+def _reverse(state: ClusterState, qname: str, qtype: int, reverse_zone: str) -> Answer | None:
+    if not state.synced:
+        return Answer(Rcode.SERVFAIL, authoritative=False)
+    rrsets = state.index.rrsets.get(qname)
+    if rrsets is None:
+        return None  # not an address of ours: like CoreDNS's `fallthrough in-addr.arpa ip6.arpa`
+    ptr = rrsets.get(RRType.PTR)
+    if ptr and qtype in (RRType.PTR, RRType.ANY):
+        return Answer(Rcode.NOERROR, answer=ptr)
+    return Answer(Rcode.NOERROR, authority=(soa(state, reverse_zone),))
+
+
+def _negative(state: ClusterState, rcode: Rcode) -> Answer:
+    return Answer(rcode, authority=(soa(state, state.settings.zone),))
+
+
+def _positive(state: ClusterState, records: tuple[Record, ...]) -> Answer:
+    return Answer(Rcode.NOERROR, answer=records, additional=_additional(state, records))
+
+
+def _lookup(state: ClusterState, name: str, qtype: int, *, chain: tuple[str, ...]) -> Answer:
+    special = _special_name(state, name, qtype)
+    if special is not None:
+        return special
+    rrsets = state.index.rrsets.get(name)
+    if rrsets is None:
+        return _negative(state, Rcode.NOERROR if state.index.exists(name) else Rcode.NXDOMAIN)
+    cname = rrsets.get(RRType.CNAME)
+    if cname and qtype != RRType.CNAME:
+        return _follow_cname(state, cname, qtype, chain=(*chain, name))
+    if qtype == RRType.ANY:
+        return _positive(state, tuple(r for rrset in rrsets.values() for r in rrset))
+    found = rrsets.get(RRType(qtype)) if qtype in RRType._value2member_map_ else None
+    return _positive(state, found) if found else _negative(state, Rcode.NOERROR)
+
+
+def _follow_cname(
+    state: ClusterState, cname: tuple[Record, ...], qtype: int, *, chain: tuple[str, ...]
+) -> Answer:
+    """ExternalName (spec 2.5): the CNAME, then the target's records when we serve it.
+
+    The final rcode and authority are the target's (RFC 6604); a loop or a chain longer
+    than MAX_CNAME_CHAIN stops with what was found.
+    """
+    target = str(cname[0].data).lower()
+    if not under(target, state.settings.zone) or target in chain or len(chain) >= MAX_CNAME_CHAIN:
+        return Answer(Rcode.NOERROR, answer=cname)
+    rest = _lookup(state, target, qtype, chain=chain)
+    return Answer(
+        rest.rcode,
+        answer=cname + rest.answer,
+        authority=rest.authority,
+        additional=rest.additional,
+    )
+
+
+def _special_name(state: ClusterState, name: str, qtype: int) -> Answer | None:
+    """Names the zone has whatever the cluster holds; None for everything else."""
+    zone = state.settings.zone
+    if name == zone:
+        wanted = {RRType.SOA: (soa(state, zone),), RRType.NS: ns_records(state)}
+        if qtype == RRType.ANY:
+            return _positive(state, wanted[RRType.SOA] + wanted[RRType.NS])
+        return _typed(state, wanted.get(RRType(qtype)) if qtype in wanted else None)
+    relative = name[: -len(zone) - 1].split(".")
+    if relative == ["dns-version"]:
+        txt = Record(name, RRType.TXT, DNS_VERSION_TTL, SPEC_VERSION)
+        return _typed(state, (txt,) if qtype in (RRType.TXT, RRType.ANY) else None)
+    if relative == ["ns", "dns"]:
+        addresses = nameserver_addresses(state)
+        return _typed(state, _addresses(state, name, addresses, qtype))
+    if relative in (["dns"], ["svc"], ["pod"]):
+        return _negative(state, Rcode.NOERROR)
+    if len(relative) == 2 and relative[1] in ("svc", "pod"):
+        exists = state.namespace_exists(relative[0])
+        return _negative(state, Rcode.NOERROR if exists else Rcode.NXDOMAIN)
+    if relative[-1] == "pod":
+        return _pod(state, name, relative, qtype)
+    return None
+
+
+def _typed(state: ClusterState, records: tuple[Record, ...] | None) -> Answer:
+    return _positive(state, records) if records else _negative(state, Rcode.NOERROR)
+
+
+def _pod(state: ClusterState, name: str, relative: list[str], qtype: int) -> Answer:
+    """`a-b-c-d.<ns>.pod.<zone>` (spec is silent since 1.0; CoreDNS `pods` option)."""
+    mode = state.settings.pods
+    if len(relative) != 3 or mode is PodMode.DISABLED:
+        return _negative(state, Rcode.NXDOMAIN)
+    label, namespace = relative[0], relative[1]
+    address = undashed(label)
+    if address is None or not state.namespace_exists(namespace):
+        return _negative(state, Rcode.NXDOMAIN)
+    if mode is PodMode.VERIFIED and not state.pod_has_ip(namespace, address):
+        return _negative(state, Rcode.NXDOMAIN)
+    return _typed(state, _addresses(state, name, (address,), qtype))
+
+
+def _addresses(
+    state: ClusterState, name: str, addresses: tuple[str, ...], qtype: int
+) -> tuple[Record, ...]:
+    ttl = state.settings.ttl
+    return tuple(
+        Record(name, address_type(a), ttl, a)
+        for a in addresses
+        if qtype == RRType.ANY or address_type(a) == qtype
+    )
+
+
+def nameserver_addresses(state: ClusterState) -> tuple[str, ...]:
+    kube_dns = state.service("kube-system", "kube-dns")
+    if kube_dns is not None and kube_dns.kind is ServiceKind.CLUSTER_IP:
+        return kube_dns.cluster_ips
+    return state.settings.nameserver_addresses
+
+
+def ns_records(state: ClusterState) -> tuple[Record, ...]:
+    zone = state.settings.zone
+    return (Record(zone, RRType.NS, state.settings.ttl, f"ns.dns.{zone}"),)
+
+
+def _additional(state: ClusterState, records: tuple[Record, ...]) -> tuple[Record, ...]:
+    """Addresses of SRV targets and of the apex NS (RFC 2782, RFC 1035 section 3.3.11)."""
+    extra: dict[Record, None] = {}
+    for record in records:
+        if record.rtype == RRType.SRV:
+            target = record.data.target  # type: ignore[union-attr]
+        elif record.rtype == RRType.NS:
+            target = str(record.data)
+        else:
+            continue
+        for rtype in _ADDRESS_TYPES:
+            found = _lookup(state, target, rtype, chain=()).answer
+            extra.update(dict.fromkeys(found))
+    return tuple(extra)

@@ -1,0 +1,208 @@
+"""Wire format: the only module importing dnslib.
+
+Parses queries (raising `WireError` subclasses that carry the rcode to answer with) and
+encodes responses, with EDNS0 (RFC 6891) and UDP truncation at whole RRsets (RFC 2181
+section 9: TC only when the answer or authority could not fit; additional data may go).
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import dnslib
+
+from svcdns.answer import Answer
+from svcdns.rr import Rcode, Record, RRType, SOAData, SRVData
+
+HEADER = struct.Struct("!HHHHHH")
+QR = 0x8000
+AA = 0x0400
+TC = 0x0200
+RD = 0x0100
+RA = 0x0080
+CLASS_IN = 1
+CLASSIC_UDP_SIZE = 512  # RFC 1035 section 4.2.1
+OUR_UDP_SIZE = 1232  # advertised in our OPT (DNS flag day 2020 value)
+
+
+class WireError(Exception):
+    """A query that cannot be answered normally; `rcode` is the reply (None: drop it)."""
+
+    rcode: Rcode | None = Rcode.FORMERR
+
+
+class Drop(WireError):
+    rcode = None
+
+
+class FormErr(WireError):
+    rcode = Rcode.FORMERR
+
+
+class NotImp(WireError):
+    rcode = Rcode.NOTIMP
+
+
+@dataclass(frozen=True, slots=True)
+class Header:
+    id: int
+    flags: int
+    qdcount: int
+
+    @property
+    def opcode(self) -> int:
+        return (self.flags >> 11) & 0xF
+
+
+@dataclass(frozen=True, slots=True)
+class Edns:
+    payload: int
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    header: Header
+    name: str  # lower-case, without the trailing dot: the lookup key
+    qtype: int
+    qclass: int
+    edns: Edns | None
+    question: Any  # the parsed dnslib question, echoed exactly as sent (0x20 case)
+
+    def udp_limit(self) -> int:
+        """The largest UDP reply the client accepts (RFC 6891 section 6.2.5)."""
+        if self.edns is None:
+            return CLASSIC_UDP_SIZE
+        return max(CLASSIC_UDP_SIZE, self.edns.payload)
+
+
+def read_header(data: bytes) -> Header:
+    if len(data) < HEADER.size:
+        raise Drop("shorter than a DNS header")
+    ident, flags, qdcount, _, _, _ = HEADER.unpack_from(data)
+    return Header(ident, flags, qdcount)
+
+
+def parse_query(data: bytes) -> Query:
+    header = read_header(data)
+    if header.flags & QR:
+        raise Drop("a response, not a query")
+    if header.opcode != 0:
+        raise NotImp(f"opcode {header.opcode}")
+    if header.qdcount != 1:
+        raise FormErr(f"QDCOUNT {header.qdcount}")
+    try:
+        record = dnslib.DNSRecord.parse(data)
+    except (dnslib.DNSError, ValueError, IndexError, struct.error, UnicodeError) as error:
+        raise FormErr(f"unparsable: {error}") from None
+    options = [rr for rr in record.ar if rr.rtype == RRType.OPT]
+    if len(options) > 1:
+        raise FormErr("more than one OPT record")
+    edns = None
+    if options:
+        opt = options[0]
+        edns = Edns(payload=opt.rclass, version=(opt.ttl >> 16) & 0xFF)
+    question = record.q
+    name = b".".join(question.qname.label).decode("latin-1").lower()
+    return Query(header, name, question.qtype, question.qclass, edns, question)
+
+
+def error_reply(header: Header, rcode: Rcode) -> bytes:
+    """A header-only reply, for queries whose question cannot be trusted."""
+    flags = QR | (header.flags & (0xF << 11)) | (header.flags & RD) | int(rcode)
+    return HEADER.pack(header.id, flags, 0, 0, 0, 0)
+
+
+def _rdata(record: Record) -> Any:
+    data = record.data
+    if isinstance(data, SOAData):
+        times = (data.serial, data.refresh, data.retry, data.expire, data.minimum)
+        return dnslib.SOA(data.mname + ".", data.rname + ".", times)
+    if isinstance(data, SRVData):
+        return dnslib.SRV(data.priority, data.weight, data.port, data.target + ".")
+    factories: dict[RRType, Callable[[str], Any]] = {
+        RRType.A: dnslib.A,
+        RRType.AAAA: dnslib.AAAA,
+        RRType.CNAME: lambda target: dnslib.CNAME(target + "."),
+        RRType.PTR: lambda target: dnslib.PTR(target + "."),
+        RRType.NS: lambda target: dnslib.NS(target + "."),
+        RRType.TXT: dnslib.TXT,
+    }
+    return factories[record.rtype](data)
+
+
+def _rrsets(records: Sequence[Record], query: Query) -> list[list[Any]]:
+    """dnslib RRs grouped by RRset; the queried name keeps the letter case the client sent."""
+    groups: dict[tuple[str, RRType], list[Any]] = {}
+    for record in records:
+        owner = query.question.qname if record.name == query.name else record.name + "."
+        rr = dnslib.RR(owner, int(record.rtype), CLASS_IN, record.ttl, _rdata(record))
+        groups.setdefault((record.name, record.rtype), []).append(rr)
+    return list(groups.values())
+
+
+def encode_reply(query: Query, result: Answer, *, udp: bool, recursion: bool = False) -> bytes:
+    """The reply to `query`; over UDP it is cut to the client's size with TC where needed."""
+    bits: dict[str, int] = {"qr": 1, "rd": (query.header.flags & RD) >> 8}
+    bits |= {"aa": int(result.authoritative), "ra": int(recursion)}
+    rcode = int(result.rcode)
+    header = dnslib.DNSHeader(id=query.header.id, rcode=rcode & 0xF, **bits)
+    opt = []
+    if query.edns is not None:
+        opt = [dnslib.EDNS0(udp_len=OUR_UDP_SIZE, ext_rcode=rcode >> 4)]
+    sections = [_rrsets(s, query) for s in (result.answer, result.authority, result.additional)]
+
+    def pack(counts: tuple[int, int, int]) -> bytes:
+        reply = dnslib.DNSRecord(header=header, q=query.question)
+        for section, add, count in zip(sections, _ADDERS, counts, strict=True):
+            for rrset in section[:count]:
+                for rr in rrset:
+                    add(reply, rr)
+        for rr in opt:
+            reply.add_ar(rr)
+        return bytes(reply.pack())
+
+    wire = pack((len(sections[0]), len(sections[1]), len(sections[2])))
+    limit = query.udp_limit()
+    if not udp or len(wire) <= limit:
+        return wire
+    kept: list[int] = []
+    for index, section in enumerate(sections):
+
+        def fits(count: int, index: int = index) -> bool:
+            return len(pack(_counts(kept, index, count))) <= limit
+
+        count = _largest_fitting(fits, len(section))
+        kept.append(count)
+        if count < len(section):
+            if index < 2:  # answer or authority lost an RRset: the client must retry over TCP
+                header.tc = 1
+            break
+    return pack(_counts(kept, len(kept), 0))
+
+
+def _counts(kept: list[int], index: int, count: int) -> tuple[int, int, int]:
+    counts = [*kept[:index], count, 0, 0]
+    return counts[0], counts[1], counts[2]
+
+
+def _largest_fitting(fits: Callable[[int], bool], total: int) -> int:
+    """Binary search for the largest n in [0, total] with fits(n); fits is monotone."""
+    low, high = 0, total
+    while low < high:
+        middle = (low + high + 1) // 2
+        if fits(middle):
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
+_ADDERS: tuple[Callable[[Any, Any], None], ...] = (
+    lambda reply, rr: reply.add_answer(rr),
+    lambda reply, rr: reply.add_auth(rr),
+    lambda reply, rr: reply.add_ar(rr),
+)

@@ -1,0 +1,161 @@
+"""Every setting with its default, from flags and an optional YAML file (flags win).
+
+Validation lives here so that a wrong value exits with one clear line (`ConfigError`).
+Imports the stdlib and yaml only.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from svcdns.transport import ListenAddress
+from svcdns.zonedata import PodMode, ZoneSettings
+
+DEFAULT_PORT = 53
+WILDCARDS = ("0.0.0.0", "::")
+
+
+class ConfigError(ValueError):
+    """A setting that cannot be used; the message is the one line the user sees."""
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    manifests: Path | None = None
+    kubeconfig: Path | None = None
+    context: str | None = None
+    listen: tuple[ListenAddress, ...] = (ListenAddress("0.0.0.0", DEFAULT_PORT),)
+    zone: str = "cluster.local"
+    ttl: int = 5
+    pods: PodMode = PodMode.INSECURE
+    endpoint_pod_names: bool = False
+    namespaces: frozenset[str] | None = None
+    upstream: tuple[str, ...] | None = None  # None: /etc/resolv.conf; (): `--upstream none`
+    http: str = "0.0.0.0:9153"
+    workers: int = 1
+
+    def zone_settings(self) -> ZoneSettings:
+        return ZoneSettings(
+            zone=self.zone,
+            ttl=self.ttl,
+            endpoint_pod_names=self.endpoint_pod_names,
+            pods=self.pods,
+            nameserver_addresses=self.nameserver_addresses(),
+        )
+
+    def nameserver_addresses(self) -> tuple[str, ...]:
+        """What `ns.dns.<zone>` answers without a kube-dns Service: the listen addresses.
+
+        A wildcard listener has no address of its own; in a pod, POD_IP (downward API) is it.
+        """
+        specific = tuple(dict.fromkeys(a.host for a in self.listen if a.host not in WILDCARDS))
+        return specific or (os.environ.get("POD_IP") or "127.0.0.1",)
+
+
+def parse_listen(text: str) -> ListenAddress:
+    """`ADDR:PORT`, `[V6ADDR]:PORT`, `ADDR` (port 53) or `:PORT` (all IPv4 addresses)."""
+    host, port = text, str(DEFAULT_PORT)
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        if rest:
+            if not rest.startswith(":"):
+                raise ConfigError(f"--listen {text}: expected [ADDRESS]:PORT")
+            port = rest[1:]
+    elif text.count(":") == 1:
+        host, port = text.split(":")
+    host = host or "0.0.0.0"
+    try:
+        ipaddress.ip_address(host)
+        number = int(port)
+    except ValueError:
+        raise ConfigError(f"--listen {text}: expected ADDRESS:PORT with an IP address") from None
+    if not 0 <= number < 65536:
+        raise ConfigError(f"--listen {text}: port {number} out of range")
+    return ListenAddress(host, number)
+
+
+def _zone(text: str) -> str:
+    zone = text.strip().strip(".").lower()
+    if not zone or any(not label for label in zone.split(".")):
+        raise ConfigError(f"--zone {text!r}: not a domain name")
+    return zone
+
+
+def _ttl(value: Any) -> int:
+    try:
+        ttl = int(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"--ttl {value!r}: not a whole number of seconds") from None
+    if not 0 <= ttl <= 3600:
+        raise ConfigError(f"--ttl {ttl}: must be between 0 and 3600 seconds")
+    return ttl
+
+
+def _pods(value: Any) -> PodMode:
+    try:
+        return PodMode(str(value))
+    except ValueError:
+        raise ConfigError(f"--pods {value!r}: one of disabled, insecure, verified") from None
+
+
+def _namespaces(value: Any) -> frozenset[str] | None:
+    if value is None:
+        return None
+    items = value.split(",") if isinstance(value, str) else list(value)
+    names = frozenset(str(n).strip() for n in items if str(n).strip())
+    return names or None
+
+
+def _upstream(value: Any) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    items = [value] if isinstance(value, str) else list(value)
+    if [str(i).lower() for i in items] == ["none"]:
+        return ()
+    return tuple(str(i) for i in items)
+
+
+def _as_list(value: Any) -> list[str]:
+    return [value] if isinstance(value, str) else [str(v) for v in value]
+
+
+def read_file(path: Path) -> dict[str, Any]:
+    """The `--config` YAML: the same keys as the flags (`endpoint-pod-names` or `_`)."""
+    try:
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as error:
+        raise ConfigError(f"--config {path}: {' '.join(str(error).split())}") from None
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"--config {path}: expected a mapping of settings")
+    return {str(k).replace("-", "_"): v for k, v in loaded.items()}
+
+
+def build(values: Mapping[str, Any]) -> Config:
+    """A validated Config from merged flag and file values (missing or None: the default)."""
+    given = {k: v for k, v in values.items() if v is not None}
+    default = Config()
+    listen = tuple(parse_listen(t) for t in _as_list(given.get("listen", [])))
+    workers = int(given.get("workers", default.workers))
+    if workers < 1:
+        raise ConfigError(f"--workers {workers}: must be at least 1")
+    return Config(
+        manifests=Path(given["manifests"]) if "manifests" in given else None,
+        kubeconfig=Path(given["kubeconfig"]) if "kubeconfig" in given else None,
+        context=given.get("context"),
+        listen=listen or default.listen,
+        zone=_zone(str(given.get("zone", default.zone))),
+        ttl=_ttl(given.get("ttl", default.ttl)),
+        pods=_pods(given.get("pods", default.pods.value)),
+        endpoint_pod_names=bool(given.get("endpoint_pod_names", False)),
+        namespaces=_namespaces(given.get("namespaces")),
+        upstream=_upstream(given.get("upstream")),
+        http=str(given.get("http", default.http)),
+        workers=workers,
+    )

@@ -1,0 +1,197 @@
+"""The only module that knows Kubernetes field names: API dicts -> slim `model` objects.
+
+Every API rule DNS depends on (headless, ready, hostname, address family) is decided here,
+once. Raises `ConversionError` for an object missing a field DNS needs, so the caller can
+skip it with one warning. Imports only the stdlib and `model`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from svcdns.model import (
+    Endpoint,
+    EndpointGroup,
+    EndpointSlice,
+    KubeObject,
+    Namespace,
+    Pod,
+    Port,
+    Service,
+    ServiceKind,
+)
+
+SERVICE_NAME_LABEL = "kubernetes.io/service-name"
+KINDS = ("Namespace", "Service", "EndpointSlice", "Endpoints", "Pod")
+
+
+class ConversionError(ValueError):
+    """An object DNS cannot use; the message says which field is wrong."""
+
+
+def from_dict(raw: Mapping[str, Any], kind: str | None = None) -> KubeObject | None:
+    """Convert one API object; None for kinds DNS does not use."""
+    kind = kind or str(raw.get("kind", ""))
+    converter = _CONVERTERS.get(kind)
+    if converter is None:
+        return None
+    if not isinstance(raw.get("metadata"), Mapping):
+        raise ConversionError(f"{kind} without metadata")
+    return converter(raw)
+
+
+def describe(raw: Mapping[str, Any]) -> str:
+    """`Kind ns/name` of a raw object, for log lines."""
+    meta = raw.get("metadata")
+    meta = meta if isinstance(meta, Mapping) else {}
+    where = "/".join(str(p) for p in (meta.get("namespace"), meta.get("name")) if p)
+    return f"{raw.get('kind', '?')} {where or '?'}"
+
+
+def _name(raw: Mapping[str, Any]) -> str:
+    name = raw["metadata"].get("name")
+    if not isinstance(name, str) or not name:
+        raise ConversionError("metadata.name missing")
+    return name
+
+
+def _namespace(raw: Mapping[str, Any]) -> str:
+    # kubectl always prints it; a hand-written manifest without one means "default".
+    namespace = raw["metadata"].get("namespace") or "default"
+    return str(namespace)
+
+
+def _ip(value: Any, field: str) -> str:
+    try:
+        return str(ipaddress.ip_address(str(value)))
+    except ValueError:
+        raise ConversionError(f"{field} {value!r} is not an IP address") from None
+
+
+def _ports(raw_ports: Any, field: str) -> tuple[Port, ...]:
+    ports = []
+    for raw in raw_ports or ():
+        number = raw.get("port")
+        if number is None:
+            continue  # an EndpointSlice port without a number means "all ports": no SRV
+        if not isinstance(number, int) or not 0 < number < 65536:
+            raise ConversionError(f"{field}.port {number!r} is not a port number")
+        protocol = str(raw.get("protocol") or "TCP").upper()
+        ports.append(Port(name=str(raw.get("name") or ""), port=number, protocol=protocol))
+    return tuple(ports)
+
+
+def service(raw: Mapping[str, Any]) -> Service:
+    spec = raw.get("spec") or {}
+    namespace, name = _namespace(raw), _name(raw)
+    ports = _ports(spec.get("ports"), "spec.ports")
+    if spec.get("type") == "ExternalName":
+        external = spec.get("externalName")
+        if not external:
+            raise ConversionError("spec.externalName missing")
+        return Service(
+            namespace, name, ServiceKind.EXTERNAL_NAME, external_name=str(external).rstrip(".")
+        )
+    cluster_ip = spec.get("clusterIP")
+    cluster_ips = spec.get("clusterIPs") or ([cluster_ip] if cluster_ip else [])
+    if not cluster_ips:
+        raise ConversionError("spec.clusterIP missing")
+    publish = bool(spec.get("publishNotReadyAddresses"))
+    if cluster_ips[0] == "None":
+        return Service(
+            namespace, name, ServiceKind.HEADLESS, ports=ports, publish_not_ready=publish
+        )
+    ips = tuple(_ip(ip, "spec.clusterIPs") for ip in cluster_ips)
+    return Service(
+        namespace, name, ServiceKind.CLUSTER_IP, cluster_ips=ips, ports=ports,
+        publish_not_ready=publish,
+    )
+
+
+def _pod_name(target_ref: Any) -> str:
+    if isinstance(target_ref, Mapping) and target_ref.get("kind") == "Pod":
+        return str(target_ref.get("name") or "")
+    return ""
+
+
+def endpoint_slice(raw: Mapping[str, Any]) -> EndpointSlice:
+    name, namespace = _name(raw), _namespace(raw)
+    labels = raw["metadata"].get("labels") or {}
+    service_name = labels.get(SERVICE_NAME_LABEL)
+    if not service_name:
+        raise ConversionError(f"label {SERVICE_NAME_LABEL} missing")
+    address_type = raw.get("addressType")
+    if address_type not in ("IPv4", "IPv6", "FQDN"):
+        raise ConversionError(f"addressType {address_type!r} unknown")
+    endpoints = []
+    if address_type != "FQDN":  # FQDN slices are deprecated and not used by DNS
+        for item in raw.get("endpoints") or ():
+            addresses = item.get("addresses")
+            if not addresses:
+                raise ConversionError("endpoints[].addresses missing")
+            conditions = item.get("conditions") or {}
+            endpoints.append(
+                Endpoint(
+                    addresses=tuple(_ip(a, "endpoints[].addresses") for a in addresses),
+                    # Absent ready means unknown; the API says to treat it as ready.
+                    ready=conditions.get("ready") is not False,
+                    hostname=str(item.get("hostname") or ""),
+                    pod_name=_pod_name(item.get("targetRef")),
+                )
+            )
+    group = EndpointGroup(endpoints=tuple(endpoints), ports=_ports(raw.get("ports"), "ports"))
+    return EndpointSlice(namespace=namespace, name=name, service=str(service_name), groups=(group,))
+
+
+def _legacy_addresses(raw_addresses: Any, *, ready: bool) -> list[Endpoint]:
+    return [
+        Endpoint(
+            addresses=(_ip(item.get("ip"), "subsets[].addresses[].ip"),),
+            ready=ready,
+            hostname=str(item.get("hostname") or ""),
+            pod_name=_pod_name(item.get("targetRef")),
+        )
+        for item in raw_addresses or ()
+    ]
+
+
+def endpoints(raw: Mapping[str, Any]) -> EndpointSlice:
+    name = _name(raw)
+    groups = []
+    for subset in raw.get("subsets") or ():
+        members = _legacy_addresses(subset.get("addresses"), ready=True)
+        members += _legacy_addresses(subset.get("notReadyAddresses"), ready=False)
+        groups.append(
+            EndpointGroup(endpoints=tuple(members), ports=_ports(subset.get("ports"), "ports"))
+        )
+    return EndpointSlice(
+        namespace=_namespace(raw), name=name, service=name, groups=tuple(groups), legacy=True
+    )
+
+
+def pod(raw: Mapping[str, Any]) -> Pod:
+    status = raw.get("status") or {}
+    # A pod that has finished no longer holds its IP; it may already belong to another pod.
+    if status.get("phase") in ("Succeeded", "Failed"):
+        ips: tuple[str, ...] = ()
+    else:
+        listed = [item.get("ip") for item in status.get("podIPs") or ()]
+        if not listed and status.get("podIP"):
+            listed = [status["podIP"]]
+        ips = tuple(_ip(ip, "status.podIPs") for ip in listed if ip)
+    return Pod(namespace=_namespace(raw), name=_name(raw), ips=ips)
+
+
+def namespace(raw: Mapping[str, Any]) -> Namespace:
+    return Namespace(name=_name(raw))
+
+
+_CONVERTERS: dict[str, Callable[[Mapping[str, Any]], KubeObject]] = {
+    "Namespace": namespace,
+    "Service": service,
+    "EndpointSlice": endpoint_slice,
+    "Endpoints": endpoints,
+    "Pod": pod,
+}

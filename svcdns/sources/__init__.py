@@ -1,0 +1,1 @@
+"""Source adapters: turn the outside world into `model.Event`s for `ClusterState`."""

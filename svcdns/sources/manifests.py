@@ -1,0 +1,144 @@
+"""The manifests source: a file or folder of YAML/JSON dumps, re-read when it changes.
+
+The only module importing yaml. Reads what `kubectl get ns,svc,endpointslices,pods -A -o yaml`
+prints (`kind: List`), typed API lists (`ServiceList`, whose items carry no kind) and plain
+multi-document YAML. A broken file raises `ManifestError` (one line naming the file);
+an object DNS cannot use is skipped with a warning.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from svcdns.convert import ConversionError, describe, from_dict
+from svcdns.model import Delete, Event, KubeObject, ObjectKey, Upsert, key_of
+
+log = logging.getLogger("svcdns.manifests")
+
+SUFFIXES = (".yaml", ".yml", ".json")
+Objects = dict[ObjectKey, KubeObject]
+Signature = tuple[tuple[str, int, int], ...]
+
+
+class ManifestError(Exception):
+    """A manifests file that cannot be read as a whole; the message is one line."""
+
+
+def files(path: Path) -> list[Path]:
+    if path.is_dir():
+        return sorted(p for p in path.rglob("*") if p.suffix in SUFFIXES and p.is_file())
+    if not path.exists():
+        raise ManifestError(f"{path}: no such file or directory")
+    return [path]
+
+
+def signature(path: Path) -> Signature:
+    """What changes when any manifests file is written, added or removed."""
+    try:
+        found = files(path)
+        return tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in found)
+    except (OSError, ManifestError):
+        return ()
+
+
+def _documents(file: Path) -> list[Any]:
+    try:
+        text = file.read_text(encoding="utf-8")
+        if file.suffix == ".json":
+            return [json.loads(text)]
+        return list(yaml.safe_load_all(text))
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark
+        where = f"line {mark.line + 1} column {mark.column + 1}: " if mark else ""
+        raise ManifestError(f"{file}: invalid YAML: {where}{error.problem}") from None
+    except json.JSONDecodeError as error:
+        raise ManifestError(f"{file}: invalid JSON: {error}") from None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+        raise ManifestError(f"{file}: {' '.join(str(error).split())}") from None
+
+
+def _items(document: Any, file: Path) -> Iterator[tuple[Mapping[str, Any], str]]:
+    """(object, kind) pairs; list items inherit the kind their list names."""
+    if document is None:
+        return
+    if not isinstance(document, Mapping):
+        raise ManifestError(f"{file}: a document is a {type(document).__name__}, not an object")
+    kind = str(document.get("kind", ""))
+    if kind.endswith("List") and isinstance(document.get("items"), list):
+        item_kind = kind[: -len("List")]
+        for item in document["items"]:
+            yield from _items_of_list(item, item_kind, file)
+    else:
+        yield document, kind
+
+
+def _items_of_list(
+    item: Any, item_kind: str, file: Path
+) -> Iterator[tuple[Mapping[str, Any], str]]:
+    if not isinstance(item, Mapping):
+        raise ManifestError(f"{file}: a list item is a {type(item).__name__}, not an object")
+    if item.get("kind"):
+        yield from _items(item, file)
+    else:
+        yield item, item_kind  # items of a typed list (ServiceList) carry no kind
+
+
+def load(path: Path) -> Objects:
+    """Every DNS-relevant object under `path`; raises ManifestError for a broken file."""
+    objects: Objects = {}
+    for file in files(path):
+        for document in _documents(file):
+            for raw, kind in _items(document, file):
+                try:
+                    obj = from_dict(raw, kind)
+                except ConversionError as error:
+                    log.warning("%s: %s skipped: %s", file, describe({**raw, "kind": kind}), error)
+                    continue
+                if obj is not None:
+                    objects[key_of(obj)] = obj
+    return objects
+
+
+def diff(old: Objects, new: Objects) -> list[Event]:
+    """The events that turn `old` into `new`: upserts for new or changed objects, then deletes."""
+    events: list[Event] = [Upsert(obj) for key, obj in new.items() if old.get(key) != obj]
+    events += [Delete(key) for key in old if key not in new]
+    return events
+
+
+class ManifestSource:
+    """Loads `path` once, then polls it; each change becomes the events that describe it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.objects: Objects = {}
+        self._signature: Signature = ()
+
+    def initial(self) -> list[Event]:
+        """The first load; raises ManifestError so the caller can exit with its line."""
+        self._signature = signature(self.path)
+        self.objects = load(self.path)
+        return diff({}, self.objects)
+
+    def poll(self) -> list[Event]:
+        """Events since the last good load; none when unchanged or broken (logged once)."""
+        current = signature(self.path)
+        if current == self._signature:
+            return []
+        # Remembered before reading: a write during the read shows up at the next poll.
+        self._signature = current
+        try:
+            objects = load(self.path)
+        except ManifestError as error:
+            log.error("keeping the last good state: %s", error)
+            return []
+        events = diff(self.objects, objects)
+        self.objects = objects
+        log.info("reloaded %s: %d objects, %d changed", self.path, len(objects), len(events))
+        return events

@@ -1,0 +1,185 @@
+"""Cluster state: the slim objects, and the record index kept in step with them.
+
+The single writer: sources feed `apply(event, now=...)`, which recomputes only the Service
+an event touches and bumps the SOA serial only when something visible in DNS changed.
+Pure: the time is an argument. Imports only the core.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+
+from svcdns.index import RecordIndex, ServiceKey
+from svcdns.model import (
+    EndpointSlice,
+    Event,
+    KubeObject,
+    Namespace,
+    ObjectKey,
+    Pod,
+    Service,
+    Upsert,
+    key_of,
+)
+from svcdns.names import dashed
+from svcdns.zonedata import PodMode, ZoneSettings, service_records
+
+
+class ClusterState:
+    def __init__(
+        self,
+        settings: ZoneSettings,
+        *,
+        namespaces: frozenset[str] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.index = RecordIndex(settings.zone)
+        self.serial = 0  # Unix time of the last change visible in DNS
+        self.synced = False
+        self._only_namespaces = namespaces
+        self._objects: dict[ObjectKey, KubeObject] = {}
+        self._services: dict[ServiceKey, Service] = {}
+        self._slices: dict[ServiceKey, dict[str, EndpointSlice]] = defaultdict(dict)
+        self._legacy: dict[ServiceKey, EndpointSlice] = {}
+        self._namespace_objects: set[str] = set()
+        self._services_per_namespace: Counter[str] = Counter()
+        # namespace -> pod IP -> number of pods holding it (`--pods verified`).
+        self._pod_ips: dict[str, Counter[str]] = defaultdict(Counter)
+
+    # -- reads (the answerer's view) --------------------------------------------------
+
+    def namespace_exists(self, namespace: str) -> bool:
+        if self._only_namespaces is not None and namespace not in self._only_namespaces:
+            return False
+        return namespace in self._namespace_objects or self._services_per_namespace[namespace] > 0
+
+    def pod_has_ip(self, namespace: str, address: str) -> bool:
+        pods = self._pod_ips.get(namespace)
+        return bool(pods and pods[address] > 0)
+
+    def service(self, namespace: str, name: str) -> Service | None:
+        return self._services.get((namespace, name))
+
+    # -- writes -------------------------------------------------------------------------
+
+    def mark_synced(self) -> None:
+        self.synced = True
+
+    def apply(self, event: Event, *, now: float) -> set[str]:
+        """Apply one upsert or delete; return the DNS names whose answers changed."""
+        if isinstance(event, Upsert):
+            key, new = key_of(event.obj), event.obj
+        else:
+            key, new = event.key, None
+        if not self._wanted(key):
+            return set()
+        old = self._objects.get(key)
+        if old == new:
+            return set()
+        if new is None:
+            del self._objects[key]
+        else:
+            self._objects[key] = new
+        changed = self._apply_change(old, new)
+        if changed:
+            self.serial = max(self.serial, int(now))
+        return changed
+
+    def _wanted(self, key: ObjectKey) -> bool:
+        if self._only_namespaces is None:
+            return True
+        namespace = key.name if key.kind == "Namespace" else key.namespace
+        return namespace in self._only_namespaces
+
+    def _apply_change(self, old: KubeObject | None, new: KubeObject | None) -> set[str]:
+        changed: set[str] = set()
+        for obj, present in ((old, False), (new, True)):
+            if obj is None:
+                continue
+            if isinstance(obj, Namespace):
+                changed |= self._track_namespace(obj.name, present=present)
+            elif isinstance(obj, Service):
+                changed |= self._track_service(obj, present=present)
+            elif isinstance(obj, EndpointSlice):
+                self._track_slice(obj, present=present)
+            else:
+                changed |= self._track_pod(obj, present=present)
+        # An EndpointSlice may move to another Service (label edit): recompute both.
+        affected = {_service_key_of(o) for o in (old, new) if o is not None}
+        for service_key in affected:
+            if service_key is not None:
+                changed |= self._recompute(service_key)
+        return changed
+
+    def _track_namespace(self, name: str, *, present: bool) -> set[str]:
+        before = self.namespace_exists(name)
+        (self._namespace_objects.add if present else self._namespace_objects.discard)(name)
+        return self._namespace_names(name) if before != self.namespace_exists(name) else set()
+
+    def _track_service(self, service: Service, *, present: bool) -> set[str]:
+        before = self.namespace_exists(service.namespace)
+        key = (service.namespace, service.name)
+        if present:
+            self._services[key] = service
+            self._services_per_namespace[service.namespace] += 1
+        else:
+            self._services.pop(key, None)
+            self._services_per_namespace[service.namespace] -= 1
+            if self._services_per_namespace[service.namespace] <= 0:
+                del self._services_per_namespace[service.namespace]
+        if before != self.namespace_exists(service.namespace):
+            return self._namespace_names(service.namespace)
+        return set()
+
+    def _track_slice(self, endpoint_slice: EndpointSlice, *, present: bool) -> None:
+        key = (endpoint_slice.namespace, endpoint_slice.service)
+        if endpoint_slice.legacy:
+            if present:
+                self._legacy[key] = endpoint_slice
+            else:
+                self._legacy.pop(key, None)
+            return
+        slices = self._slices[key]
+        if present:
+            slices[endpoint_slice.name] = endpoint_slice
+        else:
+            slices.pop(endpoint_slice.name, None)
+            if not slices:
+                del self._slices[key]
+
+    def _track_pod(self, pod: Pod, *, present: bool) -> set[str]:
+        ips = self._pod_ips[pod.namespace]
+        changed = set()
+        for ip in pod.ips:
+            before = ips[ip] > 0
+            ips[ip] += 1 if present else -1
+            if ips[ip] <= 0:
+                del ips[ip]
+            if before != (ips[ip] > 0):
+                changed.add(f"{dashed(ip)}.{pod.namespace}.pod.{self.settings.zone}")
+        if not ips:
+            del self._pod_ips[pod.namespace]
+        # Only `--pods verified` answers depend on pods; otherwise nothing visible moved.
+        return changed if self.settings.pods == PodMode.VERIFIED else set()
+
+    def _namespace_names(self, namespace: str) -> set[str]:
+        zone = self.settings.zone
+        return {f"{namespace}.svc.{zone}", f"{namespace}.pod.{zone}"}
+
+    def _recompute(self, key: ServiceKey) -> set[str]:
+        service = self._services.get(key)
+        if service is None:
+            return self.index.set_service(key, {})
+        # Legacy Endpoints count only for a Service that has no EndpointSlice.
+        slices = list(self._slices.get(key, {}).values())
+        if not slices and key in self._legacy:
+            slices = [self._legacy[key]]
+        return self.index.set_service(key, service_records(service, slices, self.settings))
+
+
+def _service_key_of(obj: KubeObject) -> ServiceKey | None:
+    if isinstance(obj, Service):
+        return (obj.namespace, obj.name)
+    if isinstance(obj, EndpointSlice):
+        return (obj.namespace, obj.service)
+    return None

@@ -1,0 +1,169 @@
+"""asyncio UDP and TCP listeners around a `handle(bytes, udp=...) -> bytes | None`.
+
+A thin shell: framing (RFC 1035 section 4.2.2 / RFC 7766), an idle timeout, a cap on
+concurrent TCP connections. Nothing here may let bad input kill a loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+
+log = logging.getLogger("svcdns.transport")
+
+HandleFn = Callable[..., bytes | None]
+
+
+@dataclass(frozen=True, slots=True)
+class ListenAddress:
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+
+class ListenError(OSError):
+    """A listen address that cannot be bound; the message names it."""
+
+
+def _safe(handle: HandleFn, data: bytes, *, udp: bool) -> bytes | None:
+    try:
+        return handle(data, udp=udp)
+    except Exception:  # the handler never raises; this keeps a bug from killing the loop
+        log.exception("handler raised")
+        return None
+
+
+class UdpListener(asyncio.DatagramProtocol):
+    def __init__(self, handle: HandleFn) -> None:
+        self._handle = handle
+        self._transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.DatagramTransport)
+        self._transport = transport
+
+    def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
+        reply = _safe(self._handle, data, udp=True)
+        if reply is not None and self._transport is not None:
+            self._transport.sendto(reply, addr)
+
+    def error_received(self, exc: Exception) -> None:
+        pass  # an ICMP error for an earlier reply; nothing to do
+
+
+class TcpConnection(asyncio.Protocol):
+    """One client connection: 2-byte length-prefixed messages, pipelined, answered in order."""
+
+    def __init__(self, server: DnsServer) -> None:
+        self._server = server
+        self._buffer = bytearray()
+        self._transport: asyncio.Transport | None = None
+        self._idle: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        if len(self._server.connections) >= self._server.max_tcp_connections:
+            transport.abort()  # over the cap: refuse cheaply rather than queue
+            return
+        self._server.connections.add(self)
+        self._arm_idle_timer()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._server.connections.discard(self)
+        if self._idle is not None:
+            self._idle.cancel()
+
+    def data_received(self, data: bytes) -> None:
+        self._buffer += data
+        self._arm_idle_timer()
+        while len(self._buffer) >= 2:
+            size = int.from_bytes(self._buffer[:2], "big")
+            if len(self._buffer) < 2 + size:
+                break
+            message = bytes(self._buffer[2 : 2 + size])
+            del self._buffer[: 2 + size]
+            reply = _safe(self._server.handle, message, udp=False)
+            if reply is not None and self._transport is not None:
+                self._transport.write(len(reply).to_bytes(2, "big") + reply)
+
+    def _arm_idle_timer(self) -> None:
+        if self._idle is not None:
+            self._idle.cancel()
+        loop = asyncio.get_running_loop()
+        self._idle = loop.call_later(self._server.tcp_idle_timeout, self.close)
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+
+
+class DnsServer:
+    def __init__(
+        self,
+        handle: HandleFn,
+        addresses: list[ListenAddress],
+        *,
+        tcp_idle_timeout: float = 10.0,
+        max_tcp_connections: int = 1000,
+    ) -> None:
+        self.handle = handle
+        self.addresses = addresses
+        self.tcp_idle_timeout = tcp_idle_timeout
+        self.max_tcp_connections = max_tcp_connections
+        self.connections: set[TcpConnection] = set()
+        self.bound: list[ListenAddress] = []
+        self._closers: list[Callable[[], object]] = []
+
+    async def start(self) -> list[ListenAddress]:
+        loop = asyncio.get_running_loop()
+        for address in self.addresses:
+            udp_sock, tcp_sock = _bind_pair(address)
+            transport, _ = await loop.create_datagram_endpoint(
+                lambda: UdpListener(self.handle), sock=udp_sock
+            )
+            server = await loop.create_server(lambda: TcpConnection(self), sock=tcp_sock)
+            self._closers += [transport.close, server.close]
+            self.bound.append(ListenAddress(address.host, udp_sock.getsockname()[1]))
+        return self.bound
+
+    async def close(self) -> None:
+        for close in self._closers:
+            close()
+        for connection in list(self.connections):
+            connection.close()
+        await asyncio.sleep(0)
+
+
+def _socket(address: ListenAddress, kind: socket.SocketKind) -> socket.socket:
+    family = socket.AF_INET6 if ":" in address.host else socket.AF_INET
+    sock = socket.socket(family, kind)
+    if family == socket.AF_INET6:
+        # Let `[::]:53` and `0.0.0.0:53` be bound side by side.
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+    if kind == socket.SOCK_STREAM:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setblocking(False)
+    return sock
+
+
+def _bind_pair(address: ListenAddress, attempts: int = 20) -> tuple[socket.socket, socket.socket]:
+    """A UDP and a TCP socket on the same port (port 0: one free for both)."""
+    for _ in range(attempts if address.port == 0 else 1):
+        udp = _socket(address, socket.SOCK_DGRAM)
+        tcp = _socket(address, socket.SOCK_STREAM)
+        try:
+            udp.bind((address.host, address.port))
+            tcp.bind((address.host, udp.getsockname()[1]))
+            tcp.listen(128)
+            return udp, tcp
+        except OSError as error:
+            udp.close()
+            tcp.close()
+            last = error
+    raise ListenError(f"cannot listen on {address}: {last.strerror or last}")

@@ -1,0 +1,42 @@
+"""Pure: the whole zone as records, in zone-file order, for `svcdns records`.
+
+The cluster zone first (by labels from the root, so a name sits next to its parent),
+then the reverse names. Imports only the core.
+"""
+
+from __future__ import annotations
+
+from svcdns import SPEC_VERSION
+from svcdns.answer import DNS_VERSION_TTL, nameserver_addresses, ns_records, soa
+from svcdns.names import under
+from svcdns.rr import Record, RRType
+from svcdns.state import ClusterState
+from svcdns.zonedata import address_type
+
+
+def zone_records(state: ClusterState) -> list[Record]:
+    settings = state.settings
+    zone = settings.zone
+    nameserver = f"ns.dns.{zone}"
+    fixed = [
+        soa(state, zone),
+        *ns_records(state),
+        Record(f"dns-version.{zone}", RRType.TXT, DNS_VERSION_TTL, SPEC_VERSION),
+        *(
+            Record(nameserver, address_type(a), settings.ttl, a)
+            for a in nameserver_addresses(state)
+        ),
+    ]
+    stored = state.index.records()
+    inside = [r for r in stored if under(r.name, zone)]
+    reverse = [r for r in stored if not under(r.name, zone)]
+    return sorted(fixed + inside, key=_order) + reverse
+
+
+def _order(record: Record) -> tuple[tuple[str, ...], bool, int]:
+    # SOA first at the apex, as a zone file starts.
+    return tuple(reversed(record.name.split("."))), record.rtype != RRType.SOA, record.rtype
+
+
+def to_text(records: list[Record]) -> str:
+    return "\n".join(record.to_text() for record in records)
