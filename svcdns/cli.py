@@ -40,8 +40,12 @@ def _add_source_options(parser: argparse.ArgumentParser) -> None:
     zone.add_argument("--zone", help="cluster domain (default cluster.local)")
     zone.add_argument("--ttl", help="TTL of every record, seconds (default 5)")
     zone.add_argument("--pods", help="disabled|insecure|verified (default insecure)")
-    zone.add_argument("--endpoint-pod-names", action="store_true", default=None,
-                      help="name endpoints without hostname by their pod name")
+    zone.add_argument(
+        "--endpoint-pod-names",
+        action="store_true",
+        default=None,
+        help="name endpoints without hostname by their pod name",
+    )
     zone.add_argument("--namespaces", metavar="NS,NS", help="serve only these namespaces")
 
 
@@ -50,10 +54,18 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="answer DNS queries")
     _add_source_options(serve)
-    serve.add_argument("--listen", action="append", metavar="ADDR:PORT",
-                       help="UDP and TCP listener, repeatable (default 0.0.0.0:53)")
-    serve.add_argument("--upstream", action="append", metavar="ADDR[:PORT]|none",
-                       help="where names outside the zones go; none: REFUSED")
+    serve.add_argument(
+        "--listen",
+        action="append",
+        metavar="ADDR:PORT",
+        help="UDP and TCP listener, repeatable (default 0.0.0.0:53)",
+    )
+    serve.add_argument(
+        "--upstream",
+        action="append",
+        metavar="ADDR[:PORT]|none",
+        help="where names outside the zones go; none: REFUSED",
+    )
     serve.add_argument("--http", metavar="ADDR:PORT", help="/health /ready /metrics listener")
     serve.add_argument("--workers", type=int, help="processes sharing the DNS port")
     records = commands.add_parser("records", help="print every record as zone-file text")
@@ -95,7 +107,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"svcdns {__version__} (Kubernetes DNS schema {SPEC_VERSION})")
         return 0
     logging.basicConfig(
-        level=logging.INFO, stream=sys.stderr,
+        level=logging.INFO,
+        stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
@@ -120,8 +133,10 @@ def _records(config: Config) -> int:
 def _serve(config: Config) -> int:
     state, source = _load(config)
     if config.upstream != ():
-        log.warning("forwarding is not available in this version: names outside the zones "
-                    "get REFUSED (as with --upstream none)")
+        log.warning(
+            "forwarding is not available in this version: names outside the zones "
+            "get REFUSED (as with --upstream none)"
+        )
     return asyncio.run(_run(config, state, source))
 
 
@@ -129,8 +144,12 @@ async def _run(config: Config, state: ClusterState, source: ManifestSource) -> i
     handler = Handler(state)
     server = DnsServer(handler.handle, list(config.listen))
     bound = await server.start()
-    log.info("serving zone %s on %s (udp+tcp); %d records", config.zone,
-             ", ".join(str(a) for a in bound), len(state.index.records()))
+    log.info(
+        "serving zone %s on %s (udp+tcp); %d records",
+        config.zone,
+        ", ".join(str(a) for a in bound),
+        len(state.index.records()),
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -105,7 +105,11 @@ def service(raw: Mapping[str, Any]) -> Service:
         )
     ips = tuple(_ip(ip, "spec.clusterIPs") for ip in cluster_ips)
     return Service(
-        namespace, name, ServiceKind.CLUSTER_IP, cluster_ips=ips, ports=ports,
+        namespace,
+        name,
+        ServiceKind.CLUSTER_IP,
+        cluster_ips=ips,
+        ports=ports,
         publish_not_ready=publish,
     )
 

@@ -41,8 +41,13 @@ class Handler:
         try:
             return encode_reply(query, self.resolve(query), udp=udp)
         except Exception as error:  # one bad answer must not take the server down
-            log.error("SERVFAIL for %s type %d: %s: %s", query.name, query.qtype,
-                      type(error).__name__, error)
+            log.error(
+                "SERVFAIL for %s type %d: %s: %s",
+                query.name,
+                query.qtype,
+                type(error).__name__,
+                error,
+            )
             return self._servfail(query, udp=udp)
 
     def resolve(self, query: Query) -> Answer:
