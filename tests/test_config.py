@@ -1,0 +1,86 @@
+"""Config: flags and --config file merged (flags win), every bad value one clear line."""
+
+from pathlib import Path
+
+import pytest
+
+from svcdns.config import ConfigError, ListenAddress, build, parse_listen, read_file
+from svcdns.zonedata import PodMode
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param("127.0.0.1:5353", ListenAddress("127.0.0.1", 5353), id="v4"),
+        pytest.param("[::1]:53", ListenAddress("::1", 53), id="v6"),
+        pytest.param("10.0.0.1", ListenAddress("10.0.0.1", 53), id="v4-default-port"),
+        pytest.param("::", ListenAddress("::", 53), id="v6-bare"),
+        pytest.param(":5353", ListenAddress("0.0.0.0", 5353), id="port-only"),
+        pytest.param("127.0.0.1:0", ListenAddress("127.0.0.1", 0), id="port-zero"),
+    ],
+)
+def test_parse_listen(text: str, expected: ListenAddress) -> None:
+    assert parse_listen(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text", ["nonsense", "localhost:53", "127.0.0.1:70000", "[::1]x", "1.2.3.4:port"]
+)
+def test_parse_listen_rejects(text: str) -> None:
+    with pytest.raises(ConfigError, match="--listen"):
+        parse_listen(text)
+
+
+def test_defaults() -> None:
+    config = build({})
+    assert config.listen == (ListenAddress("0.0.0.0", 53),)
+    assert (config.zone, config.ttl, config.pods) == ("cluster.local", 5, PodMode.INSECURE)
+    assert config.upstream is None and config.namespaces is None
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        pytest.param({"ttl": "-1"}, "--ttl -1", id="negative-ttl"),
+        pytest.param({"ttl": "abc"}, "--ttl 'abc'", id="ttl-not-a-number"),
+        pytest.param({"pods": "bogus"}, "--pods 'bogus'", id="pods"),
+        pytest.param({"zone": ".."}, "--zone", id="zone"),
+        pytest.param({"workers": 0}, "--workers", id="workers"),
+    ],
+)
+def test_bad_values(values: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        build(values)
+
+
+def test_values_are_normalised() -> None:
+    config = build(
+        {"zone": "Cluster.Local.", "namespaces": "shop, tools", "upstream": ["none"], "ttl": "30"}
+    )
+    assert config.zone == "cluster.local"
+    assert config.namespaces == frozenset({"shop", "tools"})
+    assert config.upstream == ()
+    assert config.ttl == 30
+
+
+def test_config_file_keys_match_flags(tmp_path: Path) -> None:
+    path = tmp_path / "svcdns.yaml"
+    path.write_text("endpoint-pod-names: true\nttl: 10\nlisten: ['127.0.0.1:5300']\n")
+    values = read_file(path)
+    assert values == {"endpoint_pod_names": True, "ttl": 10, "listen": ["127.0.0.1:5300"]}
+    config = build({**values, "ttl": "20"})  # a flag wins over the file
+    assert config.endpoint_pod_names and config.ttl == 20
+    assert config.listen == (ListenAddress("127.0.0.1", 5300),)
+
+
+def test_config_file_errors(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="--config"):
+        read_file(tmp_path / "missing.yaml")
+    (tmp_path / "list.yaml").write_text("- a\n")
+    with pytest.raises(ConfigError, match="mapping"):
+        read_file(tmp_path / "list.yaml")
+
+
+def test_nameserver_addresses_follow_the_listen_addresses() -> None:
+    config = build({"listen": ["127.0.0.1:53", "[::1]:53", "0.0.0.0:5353"]})
+    assert config.nameserver_addresses() == ("127.0.0.1", "::1")

@@ -1,0 +1,137 @@
+"""convert: API dicts -> slim model objects; bad objects raise ConversionError."""
+
+from typing import Any
+
+import pytest
+
+from svcdns.convert import ConversionError, from_dict
+from svcdns.model import Endpoint, EndpointSlice, Namespace, Pod, Port, Service, ServiceKind
+
+
+def service(spec: dict[str, Any], name: str = "web") -> dict[str, Any]:
+    return {"kind": "Service", "metadata": {"name": name, "namespace": "shop"}, "spec": spec}
+
+
+def test_cluster_ip_service_keeps_ports_and_dual_stack_ips() -> None:
+    raw = service(
+        {
+            "clusterIP": "10.96.0.30",
+            "clusterIPs": ["10.96.0.30", "fd00:10:96:0:0:0:0:1e"],
+            "ports": [{"name": "http", "port": 80}, {"port": 8080, "protocol": "udp"}],
+        }
+    )
+    assert from_dict(raw) == Service(
+        "shop",
+        "web",
+        ServiceKind.CLUSTER_IP,
+        cluster_ips=("10.96.0.30", "fd00:10:96::1e"),  # normalised
+        ports=(Port("http", 80, "TCP"), Port("", 8080, "UDP")),
+    )
+
+
+def test_headless_and_external_name() -> None:
+    headless = from_dict(service({"clusterIP": "None", "publishNotReadyAddresses": True}))
+    assert isinstance(headless, Service)
+    assert headless.kind is ServiceKind.HEADLESS and headless.publish_not_ready
+    ext = from_dict(service({"type": "ExternalName", "externalName": "www.example.com."}))
+    assert isinstance(ext, Service)
+    assert ext.kind is ServiceKind.EXTERNAL_NAME and ext.external_name == "www.example.com"
+
+
+def test_endpoint_slice_ready_condition_absent_counts_as_ready() -> None:
+    raw = {
+        "kind": "EndpointSlice",
+        "metadata": {
+            "name": "db-1",
+            "namespace": "shop",
+            "labels": {"kubernetes.io/service-name": "db"},
+        },
+        "addressType": "IPv4",
+        "endpoints": [
+            {"addresses": ["10.244.2.10"], "hostname": "db-0"},
+            {"addresses": ["10.244.2.12"], "conditions": {"ready": False}},
+            {"addresses": ["10.244.2.13"], "targetRef": {"kind": "Pod", "name": "db-3"}},
+        ],
+        "ports": [{"name": "mysql", "port": 3306}, {"name": "all"}],
+    }
+    converted = from_dict(raw)
+    assert isinstance(converted, EndpointSlice)
+    assert converted.service == "db"
+    (group,) = converted.groups
+    assert group.endpoints == (
+        Endpoint(("10.244.2.10",), ready=True, hostname="db-0"),
+        Endpoint(("10.244.2.12",), ready=False),
+        Endpoint(("10.244.2.13",), ready=True, pod_name="db-3"),
+    )
+    assert group.ports == (Port("mysql", 3306, "TCP"),)  # a port without number: no SRV
+
+
+def test_legacy_endpoints_mark_not_ready_addresses() -> None:
+    raw = {
+        "kind": "Endpoints",
+        "metadata": {"name": "legacy", "namespace": "shop"},
+        "subsets": [
+            {
+                "addresses": [{"ip": "10.244.4.1", "hostname": "pg-main"}],
+                "notReadyAddresses": [{"ip": "10.244.4.2"}],
+                "ports": [{"name": "pg", "port": 5432}],
+            }
+        ],
+    }
+    converted = from_dict(raw)
+    assert isinstance(converted, EndpointSlice) and converted.legacy
+    assert [e.ready for e in converted.groups[0].endpoints] == [True, False]
+
+
+def test_pod_ips_and_finished_pods() -> None:
+    running = {
+        "kind": "Pod",
+        "metadata": {"name": "api-0", "namespace": "tools"},
+        "status": {"phase": "Running", "podIPs": [{"ip": "10.244.7.7"}, {"ip": "fd00::77"}]},
+    }
+    assert from_dict(running) == Pod("tools", "api-0", ("10.244.7.7", "fd00::77"))
+    done = {**running, "status": {"phase": "Succeeded", "podIP": "10.244.7.7"}}
+    assert from_dict(done) == Pod("tools", "api-0", ())
+
+
+def test_namespace_and_ignored_kinds() -> None:
+    assert from_dict({"kind": "Namespace", "metadata": {"name": "shop"}}) == Namespace("shop")
+    assert from_dict({"kind": "ConfigMap", "metadata": {"name": "x"}}) is None
+
+
+def test_kind_can_come_from_the_list() -> None:
+    raw = {"metadata": {"name": "shop"}}  # items of a NamespaceList carry no kind
+    assert from_dict(raw, "Namespace") == Namespace("shop")
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        pytest.param(service({"ports": []}), "spec.clusterIP missing", id="no-cluster-ip"),
+        pytest.param(service({"clusterIP": "10.96.0.300"}), "not an IP", id="bad-cluster-ip"),
+        pytest.param(service({"type": "ExternalName"}), "externalName", id="no-external-name"),
+        pytest.param(
+            service({"clusterIP": "10.0.0.1", "ports": [{"port": 0}]}), "port", id="bad-port"
+        ),
+        pytest.param({"kind": "Service"}, "metadata", id="no-metadata"),
+        pytest.param({"kind": "Service", "metadata": {}}, "metadata.name", id="no-name"),
+        pytest.param(
+            {"kind": "EndpointSlice", "metadata": {"name": "s"}, "addressType": "IPv4"},
+            "kubernetes.io/service-name",
+            id="slice-without-service-label",
+        ),
+        pytest.param(
+            {
+                "kind": "EndpointSlice",
+                "metadata": {"name": "s", "labels": {"kubernetes.io/service-name": "x"}},
+                "addressType": "IPv4",
+                "endpoints": [{"conditions": {}}],
+            },
+            "addresses",
+            id="endpoint-without-addresses",
+        ),
+    ],
+)
+def test_missing_fields_raise_a_named_error(raw: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConversionError, match=message):
+        from_dict(raw)

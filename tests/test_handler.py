@@ -1,0 +1,87 @@
+"""Handler: bytes in, bytes out, errors become rcodes in one place; never raises."""
+
+import logging
+
+import dns.message
+import dns.rcode
+import pytest
+
+from svcdns import handler as handler_module
+from svcdns.convert import from_dict
+from svcdns.handler import Handler
+from svcdns.model import Upsert
+from svcdns.state import ClusterState
+from svcdns.zonedata import ZoneSettings
+
+WEB = {
+    "kind": "Service",
+    "metadata": {"name": "web", "namespace": "shop"},
+    "spec": {"clusterIP": "10.96.0.10"},
+}
+
+
+def make_handler(*, synced: bool = True) -> Handler:
+    state = ClusterState(ZoneSettings())
+    obj = from_dict(WEB)
+    assert obj is not None
+    state.apply(Upsert(obj), now=1)
+    if synced:
+        state.mark_synced()
+    return Handler(state)
+
+
+def ask(handler: Handler, name: str, rdtype: str = "A") -> dns.message.Message:
+    reply = handler.handle(dns.message.make_query(name, rdtype).to_wire(), udp=True)
+    assert reply is not None
+    return dns.message.from_wire(reply)
+
+
+def test_exception_while_answering_is_servfail_with_one_log_line(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    handler = make_handler()
+
+    def broken(*_: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(handler_module, "answer", broken)
+    with caplog.at_level(logging.ERROR, logger="svcdns.handler"):
+        reply = ask(handler, "web.shop.svc.cluster.local")
+    assert reply.rcode() == dns.rcode.SERVFAIL
+    assert reply.question[0].name.to_text() == "web.shop.svc.cluster.local."
+    assert [r.getMessage() for r in caplog.records] == [
+        "SERVFAIL for web.shop.svc.cluster.local type 1: RuntimeError: boom"
+    ]
+    monkeypatch.undo()
+    assert ask(handler, "web.shop.svc.cluster.local").rcode() == dns.rcode.NOERROR
+
+
+def test_before_sync_cluster_names_are_servfail_not_nxdomain() -> None:
+    handler = make_handler(synced=False)
+    for name in ("web.shop.svc.cluster.local", "nosuch.shop.svc.cluster.local"):
+        assert ask(handler, name).rcode() == dns.rcode.SERVFAIL
+    assert ask(handler, "10.0.96.10.in-addr.arpa", "PTR").rcode() == dns.rcode.SERVFAIL
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        pytest.param(b"", id="empty"),
+        pytest.param(b"\x12\x34\x01", id="three-bytes"),
+        pytest.param(bytes(range(11)), id="eleven-bytes"),
+    ],
+)
+def test_too_short_for_a_header_is_dropped(data: bytes) -> None:
+    assert make_handler().handle(data, udp=True) is None
+
+
+def test_random_bytes_never_raise() -> None:
+    import random
+
+    handler = make_handler()
+    generator = random.Random(0)
+    for _ in range(2000):
+        data = generator.randbytes(generator.randrange(0, 80))
+        reply = handler.handle(data, udp=True)
+        assert reply is None or len(reply) >= 12
+    assert ask(handler, "web.shop.svc.cluster.local").rcode() == dns.rcode.NOERROR

@@ -1,0 +1,122 @@
+"""Manifests source: formats, folders, broken files, skipped objects, change events."""
+
+import json
+import logging
+import os
+from pathlib import Path
+
+import pytest
+
+from svcdns.model import Delete, Namespace, ObjectKey, Service, Upsert
+from svcdns.sources.manifests import ManifestError, ManifestSource, diff, load
+
+SERVICE_YAML = """\
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: shop}
+spec: {clusterIP: 10.96.0.10}
+"""
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def test_kubectl_list_and_multi_document_yaml(tmp_path: Path) -> None:
+    text = (
+        "apiVersion: v1\nkind: List\nitems:\n"
+        "- {apiVersion: v1, kind: Namespace, metadata: {name: shop}}\n"
+        "- {apiVersion: v1, kind: ConfigMap, metadata: {name: cfg, namespace: shop}}\n"
+        "---\n" + SERVICE_YAML + "---\n"
+    )
+    objects = load(write(tmp_path / "c.yaml", text))
+    assert set(objects) == {ObjectKey("Namespace", "", "shop"), ObjectKey("Service", "shop", "web")}
+
+
+def test_typed_api_list_items_take_the_lists_kind(tmp_path: Path) -> None:
+    body = {
+        "kind": "ServiceList",
+        "apiVersion": "v1",
+        "items": [
+            {"metadata": {"name": "web", "namespace": "shop"}, "spec": {"clusterIP": "None"}}
+        ],
+    }
+    objects = load(write(tmp_path / "svc.json", json.dumps(body)))
+    assert isinstance(objects[ObjectKey("Service", "shop", "web")], Service)
+
+
+def test_folder_reads_yaml_yml_and_json_recursively(tmp_path: Path) -> None:
+    write(tmp_path / "a.yaml", SERVICE_YAML)
+    (tmp_path / "sub").mkdir()
+    write(tmp_path / "sub" / "b.yml", "kind: Namespace\nmetadata: {name: tools}\n")
+    write(tmp_path / "c.json", json.dumps({"kind": "Namespace", "metadata": {"name": "x"}}))
+    write(tmp_path / "notes.txt", "not a manifest: {")
+    assert len(load(tmp_path)) == 3
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "message"),
+    [
+        pytest.param("bad.yaml", "kind: Service\n  metadata: [", "invalid YAML: line", id="yaml"),
+        pytest.param("bad.json", '{"kind": ', "invalid JSON", id="json"),
+        pytest.param("list.yaml", "- a\n- b\n", "not an object", id="not-a-mapping"),
+    ],
+)
+def test_broken_file_is_one_line_naming_it(
+    tmp_path: Path, name: str, text: str, message: str
+) -> None:
+    path = write(tmp_path / name, text)
+    with pytest.raises(ManifestError) as caught:
+        load(path)
+    assert str(caught.value).startswith(f"{path}: ")
+    assert message in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_missing_path_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ManifestError, match="no such file"):
+        load(tmp_path / "nope.yaml")
+
+
+def test_object_missing_a_field_is_skipped_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    text = SERVICE_YAML + "---\nkind: Service\nmetadata: {name: broken, namespace: shop}\n"
+    with caplog.at_level(logging.WARNING):
+        objects = load(write(tmp_path / "c.yaml", text))
+    assert list(objects) == [ObjectKey("Service", "shop", "web")]
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{tmp_path / 'c.yaml'}: Service shop/broken skipped: spec.clusterIP missing"
+    ]
+
+
+def test_diff_gives_upserts_for_changes_and_deletes_for_removals() -> None:
+    shop, tools = Namespace("shop"), Namespace("tools")
+    old = {ObjectKey("Namespace", "", "shop"): shop, ObjectKey("Namespace", "", "tools"): tools}
+    new = {
+        ObjectKey("Namespace", "", "shop"): shop,
+        ObjectKey("Namespace", "", "x"): Namespace("x"),
+    }
+    assert diff(old, new) == [Upsert(Namespace("x")), Delete(ObjectKey("Namespace", "", "tools"))]
+
+
+def test_poll_keeps_the_last_good_state_and_logs_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = write(tmp_path / "c.yaml", SERVICE_YAML)
+    source = ManifestSource(path)
+    assert len(source.initial()) == 1
+    assert source.poll() == []  # unchanged
+    write(path, "kind: [")
+    os.utime(path, ns=(1, 1))  # a different mtime even on coarse clocks
+    with caplog.at_level(logging.ERROR):
+        assert source.poll() == []
+        assert source.poll() == []  # same broken file: not logged again
+    assert len(caplog.records) == 1
+    assert caplog.records[0].getMessage().startswith(f"keeping the last good state: {path}: ")
+    assert list(source.objects) == [ObjectKey("Service", "shop", "web")]
+    write(path, SERVICE_YAML.replace("10.96.0.10", "10.96.0.99"))
+    (event,) = source.poll()
+    assert isinstance(event, Upsert) and isinstance(event.obj, Service)
+    assert event.obj.cluster_ips == ("10.96.0.99",)

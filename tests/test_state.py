@@ -1,0 +1,182 @@
+"""Cluster state and record index: per-Service updates, merged owners, the SOA serial."""
+
+from typing import Any
+
+import pytest
+
+from svcdns import state as state_module
+from svcdns.convert import from_dict
+from svcdns.model import Delete, ObjectKey, Upsert
+from svcdns.rr import RRType
+from svcdns.state import ClusterState
+from svcdns.zonedata import PodMode, ZoneSettings
+
+T0 = 1_700_000_000
+
+
+def svc(name: str, ip: str, ns: str = "shop") -> dict[str, Any]:
+    return {
+        "kind": "Service",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": {"clusterIP": ip, "ports": [{"name": "http", "port": 80}]},
+    }
+
+
+def headless(name: str, ns: str = "shop") -> dict[str, Any]:
+    return {
+        "kind": "Service",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": {"clusterIP": "None"},
+    }
+
+
+def slice_(name: str, service: str, *eps: tuple[str, bool], ns: str = "shop") -> dict[str, Any]:
+    return {
+        "kind": "EndpointSlice",
+        "metadata": {
+            "name": name,
+            "namespace": ns,
+            "labels": {"kubernetes.io/service-name": service},
+        },
+        "addressType": "IPv4",
+        "endpoints": [{"addresses": [ip], "conditions": {"ready": ready}} for ip, ready in eps],
+        "ports": [{"name": "http", "port": 8080}],
+    }
+
+
+def pod(name: str, ip: str, labels: dict[str, str] | None = None) -> dict[str, Any]:
+    meta = {"name": name, "namespace": "shop", "labels": labels or {}}
+    return {"kind": "Pod", "metadata": meta, "status": {"phase": "Running", "podIP": ip}}
+
+
+def upsert(state: ClusterState, raw: dict[str, Any], now: float = T0) -> set[str]:
+    obj = from_dict(raw)
+    assert obj is not None
+    return state.apply(Upsert(obj), now=now)
+
+
+def addresses(state: ClusterState, name: str) -> list[str]:
+    rrset = state.index.rrsets.get(name, {}).get(RRType.A, ())
+    return sorted(str(r.data) for r in rrset)
+
+
+def test_serial_moves_only_when_dns_changes() -> None:
+    state = ClusterState(ZoneSettings())
+    upsert(state, headless("db"))
+    upsert(state, slice_("db-1", "db", ("10.244.2.10", True), ("10.244.2.11", False)))
+    upsert(state, pod("db-0", "10.244.2.10", {"app": "db"}))
+    assert state.serial == T0
+    # A pod label edit is invisible in DNS (--pods insecure): serial unchanged.
+    assert upsert(state, pod("db-0", "10.244.2.10", {"app": "db", "v": "2"}), T0 + 10) == set()
+    assert state.serial == T0
+    # An endpoint turning ready is visible: serial = the time of that change.
+    changed = upsert(
+        state, slice_("db-1", "db", ("10.244.2.10", True), ("10.244.2.11", True)), T0 + 20
+    )
+    assert "db.shop.svc.cluster.local" in changed
+    assert state.serial == T0 + 20
+    assert addresses(state, "db.shop.svc.cluster.local") == ["10.244.2.10", "10.244.2.11"]
+
+
+def test_serial_never_goes_back() -> None:
+    state = ClusterState(ZoneSettings())
+    upsert(state, svc("web", "10.96.0.10"), T0 + 100)
+    upsert(state, svc("api", "10.96.0.11"), T0)
+    assert state.serial == T0 + 100
+
+
+def test_verified_pods_are_visible_changes() -> None:
+    state = ClusterState(ZoneSettings(pods=PodMode.VERIFIED))
+    changed = upsert(state, pod("web-0", "10.244.1.10"), T0 + 5)
+    assert changed == {"10-244-1-10.shop.pod.cluster.local"}
+    assert state.pod_has_ip("shop", "10.244.1.10")
+    state.apply(Delete(ObjectKey("Pod", "shop", "web-0")), now=T0 + 6)
+    assert not state.pod_has_ip("shop", "10.244.1.10")
+    assert state.serial == T0 + 6
+
+
+def test_one_event_recomputes_only_its_service(monkeypatch: pytest.MonkeyPatch) -> None:
+    state = ClusterState(ZoneSettings())
+    for index in range(200):
+        upsert(state, svc(f"s{index}", f"10.96.1.{index}"))
+    calls: list[str] = []
+    real = state_module.service_records
+
+    def counting(service: Any, slices: Any, settings: Any) -> Any:
+        calls.append(service.name)
+        return real(service, slices, settings)
+
+    monkeypatch.setattr(state_module, "service_records", counting)
+    upsert(state, slice_("s7-x", "s7", ("10.244.0.7", True)), T0 + 1)
+    upsert(state, svc("s9", "10.96.2.9"), T0 + 2)
+    assert calls == ["s7", "s9"]
+
+
+def test_slice_moving_to_another_service_updates_both() -> None:
+    state = ClusterState(ZoneSettings())
+    upsert(state, headless("a"))
+    upsert(state, headless("b"))
+    upsert(state, slice_("x", "a", ("10.244.0.1", True)))
+    assert addresses(state, "a.shop.svc.cluster.local") == ["10.244.0.1"]
+    upsert(state, slice_("x", "b", ("10.244.0.1", True)))
+    assert addresses(state, "a.shop.svc.cluster.local") == []
+    assert addresses(state, "b.shop.svc.cluster.local") == ["10.244.0.1"]
+
+
+def test_shared_ptr_owner_keeps_the_other_services_record() -> None:
+    state = ClusterState(ZoneSettings())
+    for name in ("a", "b"):
+        upsert(state, headless(name))
+        upsert(state, slice_(f"{name}-1", name, ("10.244.0.1", True)))
+    ptr = "1.0.244.10.in-addr.arpa"
+    assert len(state.index.rrsets[ptr][RRType.PTR]) == 2
+    state.apply(Delete(ObjectKey("Service", "shop", "a")), now=T0 + 1)
+    (record,) = state.index.rrsets[ptr][RRType.PTR]
+    assert record.data == "10-244-0-1.b.shop.svc.cluster.local"
+
+
+def test_empty_non_terminals_come_and_go() -> None:
+    state = ClusterState(ZoneSettings())
+    upsert(state, svc("web", "10.96.0.10"))
+    assert state.index.exists("_tcp.web.shop.svc.cluster.local")
+    assert state.index.exists("shop.svc.cluster.local")
+    state.apply(Delete(ObjectKey("Service", "shop", "web")), now=T0 + 1)
+    assert not state.index.exists("_tcp.web.shop.svc.cluster.local")
+    assert not state.index.exists("shop.svc.cluster.local")
+    assert state.index.rrsets == {}
+
+
+def test_namespace_exists_through_namespace_object_or_service() -> None:
+    state = ClusterState(ZoneSettings())
+    assert not state.namespace_exists("shop")
+    upsert(state, headless("db"))  # a headless service without endpoints has no records
+    assert state.namespace_exists("shop")
+    state.apply(Delete(ObjectKey("Service", "shop", "db")), now=T0)
+    assert not state.namespace_exists("shop")
+    changed = upsert(state, {"kind": "Namespace", "metadata": {"name": "shop"}}, T0 + 3)
+    assert changed == {"shop.svc.cluster.local", "shop.pod.cluster.local"}
+    assert state.namespace_exists("shop") and state.serial == T0 + 3
+
+
+def test_namespaces_filter_drops_other_namespaces() -> None:
+    state = ClusterState(ZoneSettings(), namespaces=frozenset({"shop"}))
+    upsert(state, svc("web", "10.96.0.10"))
+    assert upsert(state, svc("api", "10.96.0.11", ns="tools")) == set()
+    assert not state.namespace_exists("tools")
+    assert "api.tools.svc.cluster.local" not in state.index.rrsets
+
+
+def test_legacy_endpoints_used_only_without_slices() -> None:
+    state = ClusterState(ZoneSettings())
+    upsert(state, headless("db"))
+    legacy = {
+        "kind": "Endpoints",
+        "metadata": {"name": "db", "namespace": "shop"},
+        "subsets": [{"addresses": [{"ip": "10.244.9.1"}]}],
+    }
+    upsert(state, legacy)
+    assert addresses(state, "db.shop.svc.cluster.local") == ["10.244.9.1"]
+    upsert(state, slice_("db-1", "db", ("10.244.9.2", True)))
+    assert addresses(state, "db.shop.svc.cluster.local") == ["10.244.9.2"]
+    state.apply(Delete(ObjectKey("EndpointSlice", "shop", "db-1")), now=T0)
+    assert addresses(state, "db.shop.svc.cluster.local") == ["10.244.9.1"]
