@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from svcdns import SPEC_VERSION
 from svcdns.model import ServiceKind
 from svcdns.names import undashed, under
-from svcdns.rr import Rcode, Record, RRType, SOAData
+from svcdns.rr import Rcode, Record, RRType, SOAData, SRVData
 from svcdns.state import ClusterState
 from svcdns.zonedata import PodMode, address_type
 
@@ -92,7 +92,7 @@ def _lookup(state: ClusterState, name: str, qtype: int, *, chain: tuple[str, ...
         return _follow_cname(state, cname, qtype, chain=(*chain, name))
     if qtype == RRType.ANY:
         return _positive(state, tuple(r for rrset in rrsets.values() for r in rrset))
-    found = rrsets.get(RRType(qtype)) if qtype in RRType._value2member_map_ else None
+    found = rrsets.get(qtype)
     return _positive(state, found) if found else _negative(state, Rcode.NOERROR)
 
 
@@ -120,10 +120,13 @@ def _special_name(state: ClusterState, name: str, qtype: int) -> Answer | None:
     """Names the zone has whatever the cluster holds; None for everything else."""
     zone = state.settings.zone
     if name == zone:
-        wanted = {RRType.SOA: (soa(state, zone),), RRType.NS: ns_records(state)}
+        wanted: dict[int, tuple[Record, ...]] = {
+            RRType.SOA: (soa(state, zone),),
+            RRType.NS: ns_records(state),
+        }
         if qtype == RRType.ANY:
             return _positive(state, wanted[RRType.SOA] + wanted[RRType.NS])
-        return _typed(state, wanted.get(RRType(qtype)) if qtype in wanted else None)
+        return _typed(state, wanted.get(qtype))
     relative = name[: -len(zone) - 1].split(".")
     if relative == ["dns-version"]:
         txt = Record(name, RRType.TXT, DNS_VERSION_TTL, SPEC_VERSION)
@@ -186,8 +189,8 @@ def _additional(state: ClusterState, records: tuple[Record, ...]) -> tuple[Recor
     """Addresses of SRV targets and of the apex NS (RFC 2782, RFC 1035 section 3.3.11)."""
     extra: dict[Record, None] = {}
     for record in records:
-        if record.rtype == RRType.SRV:
-            target = record.data.target  # type: ignore[union-attr]
+        if isinstance(record.data, SRVData):
+            target = record.data.target
         elif record.rtype == RRType.NS:
             target = str(record.data)
         else:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 
 from svcdns.names import under
-from svcdns.rr import Record, RRset, RRType
+from svcdns.rr import Record, RRset
 from svcdns.zonedata import ServiceRecords
 
 ServiceKey = tuple[str, str]  # (namespace, name)
@@ -20,7 +20,7 @@ class RecordIndex:
     def __init__(self, zone: str) -> None:
         self.zone = zone
         # Merged RRsets by lower-case owner name, then type: the answerer's lookup table.
-        self.rrsets: dict[str, dict[RRType, RRset]] = {}
+        self.rrsets: dict[str, dict[int, RRset]] = {}
         self._by_service: dict[ServiceKey, ServiceRecords] = {}
         self._contributions: dict[str, dict[ServiceKey, tuple[Record, ...]]] = {}
         # Empty non-terminals inside the zone (`_tcp.web.shop.svc...`), reference-counted.
@@ -65,7 +65,7 @@ class RecordIndex:
             if self.rrsets.pop(owner, None) is not None:
                 self._count_interior(owner, -1)
             return
-        merged: dict[RRType, dict[Record, None]] = {}
+        merged: dict[int, dict[Record, None]] = {}
         for key in sorted(contributions):
             for record in contributions[key]:
                 merged.setdefault(record.rtype, {})[record] = None
