@@ -15,7 +15,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from svcdns import SPEC_VERSION, __version__
 from svcdns.config import Config, ConfigError, build, read_file
@@ -49,8 +49,15 @@ def _add_source_options(parser: argparse.ArgumentParser) -> None:
     zone.add_argument("--namespaces", metavar="NS,NS", help="serve only these namespaces")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line, like every other error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"svcdns: {message} (see {self.prog} --help)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="svcdns", description="Kubernetes cluster DNS server")
+    parser = _Parser(prog="svcdns", description="Kubernetes cluster DNS server")
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="answer DNS queries")
     _add_source_options(serve)
@@ -67,7 +74,11 @@ def _parser() -> argparse.ArgumentParser:
         help="where names outside the zones go; none: REFUSED",
     )
     serve.add_argument("--http", metavar="ADDR:PORT", help="/health /ready /metrics listener")
-    serve.add_argument("--workers", type=int, help="processes sharing the DNS port")
+    serve.add_argument("--workers", help="processes sharing the DNS port")
+    serve.add_argument("--tcp-idle-timeout", metavar="SECONDS", help="close idle TCP (default 10)")
+    serve.add_argument(
+        "--tcp-max-connections", metavar="N", help="concurrent TCP cap (default 1000)"
+    )
     records = commands.add_parser("records", help="print every record as zone-file text")
     _add_source_options(records)
     commands.add_parser("version", help="print the version")
@@ -142,7 +153,12 @@ def _serve(config: Config) -> int:
 
 async def _run(config: Config, state: ClusterState, source: ManifestSource) -> int:
     handler = Handler(state)
-    server = DnsServer(handler.handle, list(config.listen))
+    server = DnsServer(
+        handler.handle,
+        list(config.listen),
+        tcp_idle_timeout=config.tcp_idle_timeout,
+        max_tcp_connections=config.tcp_max_connections,
+    )
     bound = await server.start()
     log.info(
         "serving zone %s on %s (udp+tcp); %d records",

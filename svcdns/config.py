@@ -40,6 +40,8 @@ class Config:
     upstream: tuple[str, ...] | None = None  # None: /etc/resolv.conf; (): `--upstream none`
     http: str = "0.0.0.0:9153"
     workers: int = 1
+    tcp_idle_timeout: float = 10.0
+    tcp_max_connections: int = 1000
 
     def zone_settings(self) -> ZoneSettings:
         return ZoneSettings(
@@ -88,11 +90,15 @@ def _zone(text: str) -> str:
     return zone
 
 
-def _ttl(value: Any) -> int:
+def _number(value: Any, flag: str, kind: type[int] | type[float] = int) -> Any:
     try:
-        ttl = int(value)
+        return kind(value)
     except (TypeError, ValueError):
-        raise ConfigError(f"--ttl {value!r}: not a whole number of seconds") from None
+        raise ConfigError(f"{flag} {value!r}: not a number") from None
+
+
+def _ttl(value: Any) -> int:
+    ttl: int = _number(value, "--ttl")
     if not 0 <= ttl <= 3600:
         raise ConfigError(f"--ttl {ttl}: must be between 0 and 3600 seconds")
     return ttl
@@ -142,9 +148,19 @@ def build(values: Mapping[str, Any]) -> Config:
     given = {k: v for k, v in values.items() if v is not None}
     default = Config()
     listen = tuple(parse_listen(t) for t in _as_list(given.get("listen", [])))
-    workers = int(given.get("workers", default.workers))
+    workers: int = _number(given.get("workers", default.workers), "--workers")
     if workers < 1:
         raise ConfigError(f"--workers {workers}: must be at least 1")
+    idle: float = _number(
+        given.get("tcp_idle_timeout", default.tcp_idle_timeout), "--tcp-idle-timeout", float
+    )
+    if not idle > 0:
+        raise ConfigError(f"--tcp-idle-timeout {idle}: must be more than 0 seconds")
+    max_connections: int = _number(
+        given.get("tcp_max_connections", default.tcp_max_connections), "--tcp-max-connections"
+    )
+    if max_connections < 1:
+        raise ConfigError(f"--tcp-max-connections {max_connections}: must be at least 1")
     return Config(
         manifests=Path(given["manifests"]) if "manifests" in given else None,
         kubeconfig=Path(given["kubeconfig"]) if "kubeconfig" in given else None,
@@ -158,4 +174,6 @@ def build(values: Mapping[str, Any]) -> Config:
         upstream=_upstream(given.get("upstream")),
         http=str(given.get("http", default.http)),
         workers=workers,
+        tcp_idle_timeout=idle,
+        tcp_max_connections=max_connections,
     )

@@ -42,7 +42,10 @@ def test_defaults() -> None:
     ("values", "message"),
     [
         pytest.param({"ttl": "-1"}, "--ttl -1", id="negative-ttl"),
-        pytest.param({"ttl": "abc"}, "--ttl 'abc'", id="ttl-not-a-number"),
+        pytest.param({"ttl": "abc"}, "--ttl 'abc': not a number", id="ttl-not-a-number"),
+        pytest.param({"workers": "x"}, "--workers 'x'", id="workers-not-a-number"),
+        pytest.param({"tcp_idle_timeout": "0"}, "--tcp-idle-timeout", id="idle-zero"),
+        pytest.param({"tcp_max_connections": 0}, "--tcp-max-connections", id="max-conn-zero"),
         pytest.param({"pods": "bogus"}, "--pods 'bogus'", id="pods"),
         pytest.param({"zone": ".."}, "--zone", id="zone"),
         pytest.param({"workers": 0}, "--workers", id="workers"),
