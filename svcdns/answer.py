@@ -88,7 +88,8 @@ def _lookup(state: ClusterState, name: str, qtype: int, *, chain: tuple[str, ...
     if rrsets is None:
         return _negative(state, Rcode.NOERROR if state.index.exists(name) else Rcode.NXDOMAIN)
     cname = rrsets.get(RRType.CNAME)
-    if cname and qtype != RRType.CNAME:
+    # ANY matches the CNAME itself, so it is not followed (RFC 1034 section 4.3.2).
+    if cname and qtype not in (RRType.CNAME, RRType.ANY):
         return _follow_cname(state, cname, qtype, chain=(*chain, name))
     if qtype == RRType.ANY:
         return _positive(state, tuple(r for rrset in rrsets.values() for r in rrset))
