@@ -16,6 +16,7 @@ from typing import cast
 log = logging.getLogger("svcdns.transport")
 
 HandleFn = Callable[..., bytes | None]
+UDP_RECEIVE_BUFFER = 4 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +148,9 @@ def _socket(address: ListenAddress, kind: socket.SocketKind) -> socket.socket:
         sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
     if kind == socket.SOCK_STREAM:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    else:
+        # A burst of queries must queue, not be dropped; the kernel caps this at rmem_max.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, UDP_RECEIVE_BUFFER)
     sock.setblocking(False)
     return sock
 

@@ -1,0 +1,80 @@
+"""TCP limits over real sockets: the idle timeout and the cap on concurrent connections."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import dns.message
+from conftest import (
+    ServerFactory,
+    ServerProcess,
+    make_query,
+    poll,
+    tcp_frame,
+    tcp_read_message,
+)
+
+WEB = "web.shop.svc.cluster.local"
+
+
+def connect(server: ServerProcess) -> socket.socket:
+    return socket.create_connection((server.host, server.port), timeout=3)
+
+
+def answered(sock: socket.socket, ident: int) -> bool:
+    sock.sendall(tcp_frame(make_query(WEB, "A", id=ident).to_wire()))
+    return dns.message.from_wire(tcp_read_message(sock)).id == ident
+
+
+def closed_by_server(sock: socket.socket) -> bool:
+    try:
+        return sock.recv(1) == b""
+    except ConnectionResetError:
+        return True
+
+
+def test_idle_connection_is_closed_after_the_timeout(start_server: ServerFactory) -> None:
+    server = start_server("examples/cluster.yaml", "--tcp-idle-timeout", "0.5")
+    with connect(server) as sock:
+        assert answered(sock, 1)
+        started = time.monotonic()
+        assert closed_by_server(sock)  # recv blocks until the server closes (3 s socket timeout)
+        idle_for = time.monotonic() - started
+    assert 0.4 <= idle_for < 2.5
+    with connect(server) as sock:  # the server is still taking connections
+        assert answered(sock, 2)
+
+
+def test_activity_keeps_a_connection_open(start_server: ServerFactory) -> None:
+    server = start_server("examples/cluster.yaml", "--tcp-idle-timeout", "0.5")
+    with connect(server) as sock:
+        deadline = time.monotonic() + 1.5  # three idle timeouts, never idle for one
+        ident = 0
+        while time.monotonic() < deadline:
+            ident += 1
+            assert answered(sock, ident)
+            time.sleep(0.1)
+
+
+def test_connections_over_the_cap_are_closed_at_once(start_server: ServerFactory) -> None:
+    server = start_server("examples/cluster.yaml", "--tcp-max-connections", "2")
+    first, second = connect(server), connect(server)
+    try:
+        assert answered(first, 1) and answered(second, 2)
+        with connect(server) as third:
+            assert closed_by_server(third)
+        first.close()
+
+        def new_connection_answered() -> bool:
+            with connect(server) as sock:
+                try:
+                    return answered(sock, 3)
+                except (ConnectionError, OSError):
+                    return False
+
+        assert poll(new_connection_answered, timeout=3)
+        assert answered(second, 4)  # the connections under the cap were never disturbed
+    finally:
+        first.close()
+        second.close()
