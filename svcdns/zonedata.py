@@ -121,6 +121,17 @@ def _is_ip(text: str) -> bool:
     return True
 
 
+def _add_endpoint(
+    out: dict[str, list[Record]], endpoint: NamedEndpoint, domain: str, ttl: int
+) -> str:
+    """The endpoint's own name (spec 2.4.1) and its PTR (2.4.4); returns that name."""
+    host = f"{endpoint.label}.{domain}"
+    out[host].append(Record(host, address_type(endpoint.address), ttl, endpoint.address))
+    ptr_owner = reverse_name(endpoint.address)
+    out[ptr_owner].append(Record(ptr_owner, RRType.PTR, ttl, host))
+    return host
+
+
 def service_records(
     service: Service, slices: Sequence[EndpointSlice], settings: ZoneSettings
 ) -> ServiceRecords:
@@ -137,16 +148,18 @@ def service_records(
             out[domain].append(Record(domain, address_type(ip), ttl, ip))
             out[reverse_name(ip)].append(Record(reverse_name(ip), RRType.PTR, ttl, domain))
         out.update(_srv_records(((port, domain) for port in service.ports), domain, ttl))
+        # Endpoint names and PTRs exist behind a ClusterIP too (CoreDNS; the spec is silent),
+        # but the service name and its SRV records point at the ClusterIP (spec 2.3).
+        for endpoint in ready_endpoints(service, slices, use_pod_name=settings.endpoint_pod_names):
+            _add_endpoint(out, endpoint, domain, ttl)
     else:
         endpoints = ready_endpoints(service, slices, use_pod_name=settings.endpoint_pod_names)
         srv_targets = []
         for endpoint in endpoints:
-            rtype = address_type(endpoint.address)
-            host = f"{endpoint.label}.{domain}"
-            out[domain].append(Record(domain, rtype, ttl, endpoint.address))
-            out[host].append(Record(host, rtype, ttl, endpoint.address))
-            ptr_owner = reverse_name(endpoint.address)
-            out[ptr_owner].append(Record(ptr_owner, RRType.PTR, ttl, host))
+            host = _add_endpoint(out, endpoint, domain, ttl)
+            out[domain].append(
+                Record(domain, address_type(endpoint.address), ttl, endpoint.address)
+            )
             srv_targets += [(port, host) for port in endpoint.ports]
         out.update(_srv_records(srv_targets, domain, ttl))
     return {owner: tuple(records) for owner, records in out.items()}

@@ -955,7 +955,27 @@ ROWS = [
     nodata("reverse-v6-name-asked-aaaa-nodata", REV_DUAL_V6, "AAAA", soa=SOA_IP6),
     refused("reverse-unknown-address-refused", "8.8.8.8.in-addr.arpa", "PTR"),
     refused("reverse-not-ready-endpoint-refused", "12.2.244.10.in-addr.arpa", "PTR"),
-    refused("reverse-clusterip-endpoint-refused", "10.1.244.10.in-addr.arpa", "PTR"),
+    # Endpoints behind a ClusterIP have names and PTRs too (CoreDNS; the spec is silent).
+    answered(
+        "ptr-clusterip-endpoint-dashed-name",
+        "10.1.244.10.in-addr.arpa",
+        "PTR",
+        ["10.1.244.10.in-addr.arpa. 5 IN PTR 10-244-1-10.web.shop.svc.cluster.local."],
+    ),
+    answered(
+        "clusterip-endpoint-name-a",
+        "10-244-1-10.web.shop.svc.cluster.local",
+        "A",
+        ["10-244-1-10.web.shop.svc.cluster.local. 5 IN A 10.244.1.10"],
+    ),
+    answered(
+        "clusterip-endpoint-pod-name-with-flag",
+        "web-0.web.shop.svc.cluster.local",
+        "A",
+        ["web-0.web.shop.svc.cluster.local. 5 IN A 10.244.1.10"],
+        settings=POD_NAMES,
+    ),
+    nxdomain("clusterip-endpoint-pod-name-without-flag", "web-0.web.shop.svc.cluster.local"),
     refused("reverse-unknown-v6-refused", reverse("2001:db8::1"), "PTR"),
     # -- pod names, --pods insecure (the default) ----------------------------------------
     answered(
