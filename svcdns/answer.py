@@ -50,22 +50,25 @@ def answer(state: ClusterState, qname: str, qtype: int) -> Answer | None:
     """Answer one question; `qname` is lower-case without the trailing dot."""
     zone = state.settings.zone
     if under(qname, zone):
-        if not state.synced:
-            # Never NXDOMAIN before the first full sync: a pod would cache "no such name".
-            return Answer(Rcode.SERVFAIL, authoritative=False)
-        return _lookup(state, qname, qtype, chain=())
-    for reverse_zone in REVERSE_ZONES:
-        if under(qname, reverse_zone):
-            return _reverse(state, qname, qtype, reverse_zone)
-    return None
-
-
-def _reverse(state: ClusterState, qname: str, qtype: int, reverse_zone: str) -> Answer | None:
-    if not state.synced:
+        result = _lookup(state, qname, qtype, chain=())
+    elif under(qname, REVERSE_ZONES[0]) or under(qname, REVERSE_ZONES[1]):
+        reverse = _reverse(state, qname, qtype)
+        if reverse is None and state.synced:
+            return None  # not an address of ours: like CoreDNS's `fallthrough in-addr.arpa`
+        result = reverse or _negative(state, Rcode.NXDOMAIN)
+    else:
+        return None
+    if result.rcode == Rcode.NXDOMAIN and not state.synced:
+        # Before the first full sync, "no such name" may be false, and a pod would cache it.
         return Answer(Rcode.SERVFAIL, authoritative=False)
+    return result
+
+
+def _reverse(state: ClusterState, qname: str, qtype: int) -> Answer | None:
+    reverse_zone = REVERSE_ZONES[0] if under(qname, REVERSE_ZONES[0]) else REVERSE_ZONES[1]
     rrsets = state.index.rrsets.get(qname)
     if rrsets is None:
-        return None  # not an address of ours: like CoreDNS's `fallthrough in-addr.arpa ip6.arpa`
+        return None
     ptr = rrsets.get(RRType.PTR)
     if ptr and qtype in (RRType.PTR, RRType.ANY):
         return Answer(Rcode.NOERROR, answer=ptr)

@@ -7,10 +7,7 @@ non-zero with one line on stderr, never a traceback.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
 import logging
-import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -19,15 +16,14 @@ from typing import Any, NoReturn
 
 from svcdns import SPEC_VERSION, __version__
 from svcdns.config import Config, ConfigError, build, read_file
-from svcdns.handler import Handler
+from svcdns.serve import serve
+from svcdns.sources.kube import KubeConfigError
 from svcdns.sources.manifests import ManifestError, ManifestSource, files
 from svcdns.state import ClusterState
-from svcdns.transport import DnsServer, ListenError
+from svcdns.transport import ListenError
 from svcdns.zonefile import to_text, zone_records
 
 log = logging.getLogger("svcdns")
-
-POLL_INTERVAL = 0.25  # seconds between checks of the manifests; a change shows within 1 s
 
 
 def _add_source_options(parser: argparse.ArgumentParser) -> None:
@@ -59,24 +55,35 @@ class _Parser(argparse.ArgumentParser):
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="svcdns", description="Kubernetes cluster DNS server")
     commands = parser.add_subparsers(dest="command", required=True)
-    serve = commands.add_parser("serve", help="answer DNS queries")
-    _add_source_options(serve)
-    serve.add_argument(
+    serving = commands.add_parser("serve", help="answer DNS queries")
+    _add_source_options(serving)
+    serving.add_argument(
         "--listen",
         action="append",
         metavar="ADDR:PORT",
         help="UDP and TCP listener, repeatable (default 0.0.0.0:53)",
     )
-    serve.add_argument(
+    serving.add_argument(
         "--upstream",
         action="append",
         metavar="ADDR[:PORT]|none",
         help="where names outside the zones go; none: REFUSED",
     )
-    serve.add_argument("--http", metavar="ADDR:PORT", help="/health /ready /metrics listener")
-    serve.add_argument("--workers", help="processes sharing the DNS port")
-    serve.add_argument("--tcp-idle-timeout", metavar="SECONDS", help="close idle TCP (default 10)")
-    serve.add_argument(
+    serving.add_argument(
+        "--http", metavar="ADDR:PORT", help="/health /ready /metrics (default 0.0.0.0:9153; none)"
+    )
+    serving.add_argument("--labels", metavar="SELECTOR", help="only Services/slices matching it")
+    serving.add_argument(
+        "--startup-timeout", metavar="SECONDS", help="serve unsynced after this (default 5)"
+    )
+    serving.add_argument(
+        "--watch-timeout", metavar="SECONDS", help="server-side timeout of a watch (default 300)"
+    )
+    serving.add_argument("--workers", help="processes sharing the DNS port")
+    serving.add_argument(
+        "--tcp-idle-timeout", metavar="SECONDS", help="close idle TCP (default 10)"
+    )
+    serving.add_argument(
         "--tcp-max-connections", metavar="N", help="concurrent TCP cap (default 1000)"
     )
     records = commands.add_parser("records", help="print every record as zone-file text")
@@ -90,10 +97,8 @@ def _config(args: argparse.Namespace) -> Config:
     flags = {k: v for k, v in vars(args).items() if k not in ("command", "config")}
     values.update({k: v for k, v in flags.items() if v is not None})
     config = build(values)
-    if config.manifests is None:
-        raise ConfigError(
-            "the Kubernetes API source is not available in this version: use --manifests PATH"
-        )
+    if args.command == "records" and config.manifests is None:
+        raise ConfigError("records: --manifests PATH is required")
     if config.workers != 1:
         raise ConfigError("--workers: only 1 worker is supported in this version")
     return config
@@ -126,8 +131,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = _config(args)
         if args.command == "records":
             return _records(config)
-        return _serve(config)
-    except (ConfigError, ManifestError, ListenError) as error:
+        return serve(config)
+    except (ConfigError, ManifestError, ListenError, KubeConfigError) as error:
         print(f"svcdns: {error}", file=sys.stderr)
         return 1
 
@@ -139,51 +144,3 @@ def _records(config: Config) -> int:
     state, _ = _load(config, now=newest)
     print(to_text(zone_records(state)))
     return 0
-
-
-def _serve(config: Config) -> int:
-    state, source = _load(config)
-    if config.upstream != ():
-        log.warning(
-            "forwarding is not available in this version: names outside the zones "
-            "get REFUSED (as with --upstream none)"
-        )
-    return asyncio.run(_run(config, state, source))
-
-
-async def _run(config: Config, state: ClusterState, source: ManifestSource) -> int:
-    handler = Handler(state)
-    server = DnsServer(
-        handler.handle,
-        list(config.listen),
-        tcp_idle_timeout=config.tcp_idle_timeout,
-        max_tcp_connections=config.tcp_max_connections,
-    )
-    bound = await server.start()
-    log.info(
-        "serving zone %s on %s (udp+tcp); %d records",
-        config.zone,
-        ", ".join(str(a) for a in bound),
-        len(state.index.records()),
-    )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
-    watcher = asyncio.create_task(_watch(source, state))
-    await stop.wait()
-    log.info("stopping")
-    watcher.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await watcher
-    await server.close()
-    return 0
-
-
-async def _watch(source: ManifestSource, state: ClusterState) -> None:
-    while True:
-        await asyncio.sleep(POLL_INTERVAL)
-        events = await asyncio.to_thread(source.poll)
-        now = time.time()
-        for event in events:
-            state.apply(event, now=now)

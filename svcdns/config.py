@@ -42,6 +42,9 @@ class Config:
     workers: int = 1
     tcp_idle_timeout: float = 10.0
     tcp_max_connections: int = 1000
+    labels: str = ""  # label selector for Services, EndpointSlices and Endpoints
+    startup_timeout: float = 5.0
+    watch_timeout: int = 300  # server-side timeoutSeconds of one watch request
 
     def zone_settings(self) -> ZoneSettings:
         return ZoneSettings(
@@ -161,6 +164,16 @@ def build(values: Mapping[str, Any]) -> Config:
     )
     if max_connections < 1:
         raise ConfigError(f"--tcp-max-connections {max_connections}: must be at least 1")
+    startup: float = _number(
+        given.get("startup_timeout", default.startup_timeout), "--startup-timeout", float
+    )
+    watch_timeout: int = _number(
+        given.get("watch_timeout", default.watch_timeout), "--watch-timeout"
+    )
+    if startup < 0 or watch_timeout < 1:
+        raise ConfigError("--startup-timeout must be >= 0 and --watch-timeout >= 1 second")
+    if "manifests" in given and ("kubeconfig" in given or "context" in given):
+        raise ConfigError("--manifests and --kubeconfig/--context are two sources: pick one")
     return Config(
         manifests=Path(given["manifests"]) if "manifests" in given else None,
         kubeconfig=Path(given["kubeconfig"]) if "kubeconfig" in given else None,
@@ -176,4 +189,7 @@ def build(values: Mapping[str, Any]) -> Config:
         workers=workers,
         tcp_idle_timeout=idle,
         tcp_max_connections=max_connections,
+        labels=str(given.get("labels", "")),
+        startup_timeout=startup,
+        watch_timeout=watch_timeout,
     )

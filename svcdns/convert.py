@@ -17,6 +17,7 @@ from svcdns.model import (
     EndpointSlice,
     KubeObject,
     Namespace,
+    ObjectKey,
     Pod,
     Port,
     Service,
@@ -40,6 +41,13 @@ def from_dict(raw: Mapping[str, Any], kind: str | None = None) -> KubeObject | N
     if not isinstance(raw.get("metadata"), Mapping):
         raise ConversionError(f"{kind} without metadata")
     return converter(raw)
+
+
+def object_key(raw: Mapping[str, Any], kind: str) -> ObjectKey:
+    """The identity of a raw object (a watch DELETED event needs no more than this)."""
+    if not isinstance(raw.get("metadata"), Mapping):
+        raise ConversionError(f"{kind} without metadata")
+    return ObjectKey(kind, "" if kind == "Namespace" else _namespace(raw), _name(raw))
 
 
 def describe(raw: Mapping[str, Any]) -> str:

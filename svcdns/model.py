@@ -103,3 +103,10 @@ class Delete:
 
 
 Event = Upsert | Delete
+
+
+def diff(old: dict[ObjectKey, KubeObject], new: dict[ObjectKey, KubeObject]) -> list[Event]:
+    """The events that turn `old` into `new`: upserts for new or changed objects, then deletes."""
+    events: list[Event] = [Upsert(obj) for key, obj in new.items() if old.get(key) != obj]
+    events += [Delete(key) for key in old if key not in new]
+    return events

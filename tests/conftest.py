@@ -164,6 +164,8 @@ def serve_args(
         args += ["--listen", address]
     if upstream is not None:
         args += ["--upstream", upstream]
+    if "--http" not in extra:  # the default 0.0.0.0:9153 would collide between test servers
+        args += ["--http", "127.0.0.1:0"]
     return [*args, *extra]
 
 

@@ -56,11 +56,17 @@ def test_exception_while_answering_is_servfail_with_one_log_line(
     assert ask(handler, "web.shop.svc.cluster.local").rcode() == dns.rcode.NOERROR
 
 
-def test_before_sync_cluster_names_are_servfail_not_nxdomain() -> None:
+def test_before_sync_nxdomain_becomes_servfail_and_known_names_answer() -> None:
     handler = make_handler(synced=False)
-    for name in ("web.shop.svc.cluster.local", "nosuch.shop.svc.cluster.local"):
-        assert ask(handler, name).rcode() == dns.rcode.SERVFAIL
-    assert ask(handler, "10.0.96.10.in-addr.arpa", "PTR").rcode() == dns.rcode.SERVFAIL
+    assert ask(handler, "web.shop.svc.cluster.local").rcode() == dns.rcode.NOERROR
+    assert ask(handler, "web.shop.svc.cluster.local", "TXT").rcode() == dns.rcode.NOERROR
+    assert ask(handler, "nosuch.shop.svc.cluster.local").rcode() == dns.rcode.SERVFAIL
+    assert ask(handler, "10.0.96.10.in-addr.arpa", "PTR").rcode() == dns.rcode.NOERROR
+    # An address we do not know yet may be ours: SERVFAIL rather than falling through.
+    assert ask(handler, "1.2.0.10.in-addr.arpa", "PTR").rcode() == dns.rcode.SERVFAIL
+    handler.state.mark_synced()
+    assert ask(handler, "nosuch.shop.svc.cluster.local").rcode() == dns.rcode.NXDOMAIN
+    assert ask(handler, "1.2.0.10.in-addr.arpa", "PTR").rcode() == dns.rcode.REFUSED
 
 
 @pytest.mark.parametrize(

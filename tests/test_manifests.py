@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from svcdns.model import Delete, Namespace, ObjectKey, Service, Upsert
-from svcdns.sources.manifests import ManifestError, ManifestSource, diff, load
+from svcdns.model import Delete, Namespace, ObjectKey, Service, Upsert, diff
+from svcdns.sources.manifests import ManifestError, ManifestSource, load
 
 SERVICE_YAML = """\
 apiVersion: v1

@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from svcdns.convert import ConversionError, describe, from_dict
-from svcdns.model import Delete, Event, KubeObject, ObjectKey, Upsert, key_of
+from svcdns.model import Event, KubeObject, ObjectKey, diff, key_of
 
 log = logging.getLogger("svcdns.manifests")
 
@@ -103,13 +103,6 @@ def load(path: Path) -> Objects:
                 if obj is not None:
                     objects[key_of(obj)] = obj
     return objects
-
-
-def diff(old: Objects, new: Objects) -> list[Event]:
-    """The events that turn `old` into `new`: upserts for new or changed objects, then deletes."""
-    events: list[Event] = [Upsert(obj) for key, obj in new.items() if old.get(key) != obj]
-    events += [Delete(key) for key in old if key not in new]
-    return events
 
 
 class ManifestSource:

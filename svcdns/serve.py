@@ -1,0 +1,181 @@
+"""`svcdns serve` at run time: a source feeding the state, the DNS and ops listeners.
+
+All state changes happen on the event loop thread: the manifests poller applies its events
+there, and the API watch threads hand theirs over with `call_soon_threadsafe`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from collections.abc import Callable
+
+from svcdns.config import Config, parse_listen
+from svcdns.handler import Handler
+from svcdns.http import OpsServer
+from svcdns.metrics import Metrics
+from svcdns.model import Event, Upsert
+from svcdns.sources.kube import KubeSource, api_client
+from svcdns.sources.manifests import ManifestSource
+from svcdns.state import ClusterState
+from svcdns.transport import DnsServer
+from svcdns.zonedata import PodMode
+
+log = logging.getLogger("svcdns")
+
+POLL_INTERVAL = 0.25  # seconds between checks of the manifests; a change shows within 1 s
+
+
+class Runtime:
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.state = ClusterState(config.zone_settings(), namespaces=config.namespaces)
+        self.metrics = Metrics()
+        self.pending: Callable[[], list[str]] = list
+        self._tasks: list[asyncio.Task[None]] = []
+        self._manifests: ManifestSource | None = None
+        self._closers: list[Callable[[], object]] = []
+
+    def apply(self, events: list[Event]) -> None:
+        now = time.time()
+        for event in events:
+            self.state.apply(event, now=now)
+            kind = type(event.obj).__name__ if isinstance(event, Upsert) else event.key.kind
+            self.metrics.events.labels(kind).inc()
+
+    def load_manifests(self) -> None:
+        """Read the manifests before anything listens: a broken file exits at once."""
+        assert self.config.manifests is not None
+        source = ManifestSource(self.config.manifests)
+        self.apply(source.initial())
+        self.state.mark_synced()
+        self._manifests = source
+
+    async def _poll_manifests(self, source: ManifestSource) -> None:
+        while True:
+            await asyncio.sleep(POLL_INTERVAL)
+            self.apply(await asyncio.to_thread(source.poll))
+
+    def connect_api(self) -> KubeSource:
+        """The API client is configured before anything listens: a bad kubeconfig exits."""
+        config = self.config
+        return KubeSource(
+            api_client(config.kubeconfig, config.context),
+            namespaces=config.namespaces,
+            labels=config.labels,
+            pods=config.pods is PodMode.VERIFIED,
+            watch_timeout=config.watch_timeout,
+        )
+
+    def start_api(self, source: KubeSource) -> None:
+        loop = asyncio.get_running_loop()
+        started = time.monotonic()
+
+        def synced() -> None:
+            log.info("initial sync done in %.2f s", time.monotonic() - started)
+            self.state.mark_synced()
+
+        def give_up_waiting() -> None:
+            if not self.state.synced:
+                log.warning(
+                    "not synced after %.1f s (waiting for %s): answering from what is known",
+                    self.config.startup_timeout,
+                    ", ".join(source.pending()),
+                )
+                self.state.mark_synced()
+
+        def sink(events: list[Event]) -> None:  # called from the watch threads
+            loop.call_soon_threadsafe(self.apply, events)
+
+        def on_synced() -> None:  # called from the watch thread that listed last
+            loop.call_soon_threadsafe(synced)
+
+        source.start(sink=sink, on_synced=on_synced)
+        loop.call_later(self.config.startup_timeout, give_up_waiting)
+        self.pending = source.pending
+        self._closers.append(source.close)
+
+    def _gauges(self, server: DnsServer) -> None:
+        index = self.state.index
+        self.metrics.gauge("svcdns_names", "Owner names with records.", lambda: len(index.rrsets))
+        self.metrics.gauge("svcdns_soa_serial", "The zone's SOA serial.", lambda: self.state.serial)
+        self.metrics.gauge(
+            "svcdns_source_synced",
+            "1 once every watched kind has listed.",
+            lambda: 0 if self.pending() else 1,
+        )
+        self.metrics.gauge(
+            "svcdns_tcp_connections", "Open DNS TCP connections.", lambda: len(server.connections)
+        )
+
+    async def run(self, source: KubeSource | None) -> int:
+        config = self.config
+        handler = Handler(self.state)
+        metrics = self.metrics
+
+        def handle(data: bytes, *, udp: bool) -> bytes | None:
+            reply = handler.handle(data, udp=udp)
+            metrics.observe("udp" if udp else "tcp", reply)
+            return reply
+
+        server = DnsServer(
+            handle,
+            list(config.listen),
+            tcp_idle_timeout=config.tcp_idle_timeout,
+            max_tcp_connections=config.tcp_max_connections,
+        )
+        ops = OpsServer(pending=lambda: self.pending(), metrics=metrics)
+        bound = await server.start()
+        try:
+            if config.http and config.http.lower() != "none":
+                ops_address = await ops.start(parse_listen(config.http))
+                log.info("ops on http://%s (/health /ready /metrics)", ops_address)
+            self._gauges(server)
+            if source is not None:
+                self.start_api(source)
+            if self._manifests is not None:
+                self._tasks.append(asyncio.create_task(self._poll_manifests(self._manifests)))
+            log.info(
+                "serving zone %s on %s (udp+tcp); %d names",
+                config.zone,
+                ", ".join(str(a) for a in bound),
+                len(self.state.index.rrsets),
+            )
+            await _until_signalled()
+            log.info("stopping")
+        finally:
+            for task in self._tasks:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            for close in self._closers:
+                close()
+            await ops.close()
+            await server.close()
+        return 0
+
+
+async def _until_signalled() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+
+
+def serve(config: Config) -> int:
+    runtime = Runtime(config)
+    source = None
+    if config.manifests is not None:
+        runtime.load_manifests()
+    else:
+        source = runtime.connect_api()
+    if config.upstream != ():
+        log.warning(
+            "forwarding is not available in this version: names outside the zones "
+            "get REFUSED (as with --upstream none)"
+        )
+    return asyncio.run(runtime.run(source))
