@@ -83,13 +83,7 @@ def pod_view(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         cwd=REPO,
     )
     output = result.stdout + result.stderr
-    lines = dict(
-        line.split("=", 1)
-        if "=" in line and ":" not in line.split("=", 1)[0]
-        else line.split(": ", 1)
-        for line in result.stdout.splitlines()
-        if line
-    )
+    lines = dict(line.split("=", 1) for line in result.stdout.splitlines() if "=" in line)
     assert lines.get("ready") == "yes", f"{output}\n{log.read_text() if log.exists() else ''}"
     return lines
 
