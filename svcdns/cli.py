@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,14 +17,18 @@ from typing import Any, NoReturn
 
 from svcdns import SPEC_VERSION, __version__
 from svcdns.config import Config, ConfigError, build, read_file
+from svcdns.model import Event
 from svcdns.serve import serve
-from svcdns.sources.kube import KubeConfigError
+from svcdns.sources.kube import KubeConfigError, KubeSource, api_client
 from svcdns.sources.manifests import ManifestError, ManifestSource, files
 from svcdns.state import ClusterState
 from svcdns.transport import ListenError
+from svcdns.zonedata import PodMode
 from svcdns.zonefile import to_text, zone_records
 
 log = logging.getLogger("svcdns")
+
+RECORDS_LIST_TIMEOUT = 30.0  # `records` waits this long for the API's first lists
 
 
 def _add_source_options(parser: argparse.ArgumentParser) -> None:
@@ -43,6 +48,10 @@ def _add_source_options(parser: argparse.ArgumentParser) -> None:
         help="name endpoints without hostname by their pod name",
     )
     zone.add_argument("--namespaces", metavar="NS,NS", help="serve only these namespaces")
+    group.add_argument("--labels", metavar="SELECTOR", help="only Services/slices matching it")
+    group.add_argument(
+        "--startup-timeout", metavar="SECONDS", help="serve unsynced after this (default 5)"
+    )
 
 
 class _Parser(argparse.ArgumentParser):
@@ -72,10 +81,6 @@ def _parser() -> argparse.ArgumentParser:
     serving.add_argument(
         "--http", metavar="ADDR:PORT", help="/health /ready /metrics (default 0.0.0.0:9153; none)"
     )
-    serving.add_argument("--labels", metavar="SELECTOR", help="only Services/slices matching it")
-    serving.add_argument(
-        "--startup-timeout", metavar="SECONDS", help="serve unsynced after this (default 5)"
-    )
     serving.add_argument(
         "--watch-timeout", metavar="SECONDS", help="server-side timeout of a watch (default 300)"
     )
@@ -97,24 +102,9 @@ def _config(args: argparse.Namespace) -> Config:
     flags = {k: v for k, v in vars(args).items() if k not in ("command", "config")}
     values.update({k: v for k, v in flags.items() if v is not None})
     config = build(values)
-    if args.command == "records" and config.manifests is None:
-        raise ConfigError("records: --manifests PATH is required")
     if config.workers != 1:
         raise ConfigError("--workers: only 1 worker is supported in this version")
     return config
-
-
-def _load(config: Config, *, now: float | None = None) -> tuple[ClusterState, ManifestSource]:
-    assert config.manifests is not None
-    state = ClusterState(config.zone_settings(), namespaces=config.namespaces)
-    source = ManifestSource(config.manifests)
-    events = source.initial()
-    if now is None:
-        now = time.time()
-    for event in events:
-        state.apply(event, now=now)
-    state.mark_synced()
-    return state, source
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -138,9 +128,39 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _records(config: Config) -> int:
-    assert config.manifests is not None
-    # The serial is the newest manifest's mtime, so two runs over one dump print the same.
-    newest = max((p.stat().st_mtime for p in files(config.manifests)), default=0.0)
-    state, _ = _load(config, now=newest)
+    state = ClusterState(config.zone_settings(), namespaces=config.namespaces)
+    if config.manifests is not None:
+        events = ManifestSource(config.manifests).initial()
+        # The serial is the newest manifest's mtime, so two runs over one dump print the same.
+        now = max((p.stat().st_mtime for p in files(config.manifests)), default=0.0)
+    else:
+        events, now = _list_api(config), time.time()
+    for event in events:
+        state.apply(event, now=now)
     print(to_text(zone_records(state)))
     return 0
+
+
+def _list_api(config: Config) -> list[Event]:
+    """One full list of every watched kind, as `serve` would start from."""
+    source = KubeSource(
+        api_client(config.kubeconfig, config.context),
+        namespaces=config.namespaces,
+        labels=config.labels,
+        pods=config.pods is PodMode.VERIFIED,
+    )
+    received: list[Event] = []
+    lock, listed = threading.Lock(), threading.Event()
+
+    def sink(events: list[Event]) -> None:
+        with lock:
+            received.extend(events)
+
+    source.start(sink=sink, on_synced=listed.set)
+    wait = max(config.startup_timeout, RECORDS_LIST_TIMEOUT)
+    done = listed.wait(wait)
+    source.close()
+    if not done:
+        raise ConfigError(f"records: not listed within {wait:.0f} s: {', '.join(source.pending())}")
+    with lock:
+        return list(received)

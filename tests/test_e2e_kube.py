@@ -365,3 +365,47 @@ def test_no_api_config_says_what_was_tried(tmp_path: Path) -> None:
     assert result.returncode == 1
     (line,) = result.stderr.strip().splitlines()
     assert "KUBERNETES_SERVICE_HOST" in line and str(tmp_path / ".kube" / "config") in line
+
+
+def mirrored_slice(legacy: dict[str, Any]) -> dict[str, Any]:
+    """What the endpointslice-mirroring controller makes of a selector-less Service's Endpoints:
+    a real cluster serves it as an EndpointSlice, which the fake API does not do by itself."""
+    name = legacy["metadata"]["name"]
+    (subset,) = legacy["subsets"]
+    eps = [
+        (a["ip"], ready, a.get("hostname", ""))
+        for key, ready in (("addresses", True), ("notReadyAddresses", False))
+        for a in subset.get(key, [])
+    ]
+    mirrored = endpoint_slice(f"{name}-mirrored", name, *eps)
+    mirrored["ports"] = subset["ports"]
+    return mirrored
+
+
+def test_api_and_manifests_sources_serve_identical_records(
+    fake: FakeApiServer, tmp_path: Path
+) -> None:
+    import yaml
+
+    example = Path(__file__).resolve().parent.parent / "examples" / "cluster.yaml"
+    for name in ("web", "db"):  # the fixture's own objects are not in the example
+        fake.delete("Service", "shop", name)
+    fake.delete("EndpointSlice", "shop", "db-1")
+    kinds = {"Namespace", "Service", "EndpointSlice", "Endpoints", "Pod"}
+    for item in yaml.safe_load(example.read_text())["items"]:
+        if item["kind"] in kinds:
+            fake.apply(item)
+        if item["kind"] == "Endpoints":
+            fake.apply(mirrored_slice(item))
+    kubeconfig = fake.write_kubeconfig(tmp_path / "kubeconfig")
+
+    def records(*source: str) -> list[str]:
+        result = subprocess.run(
+            [*SVCDNS, "records", *source], capture_output=True, text=True, timeout=60
+        )
+        assert result.returncode == 0, result.stderr
+        return [line for line in result.stdout.splitlines() if "\tSOA\t" not in line]
+
+    from_api = records("--kubeconfig", str(kubeconfig))
+    assert len(from_api) > 50
+    assert from_api == records("--manifests", str(example))

@@ -10,6 +10,8 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
+import urllib3
+
 from svcdns.model import Delete, Event, ObjectKey, Service, Upsert
 from svcdns.sources.kube import ApiError, Backoff, Gone, Resource, ResourceWatch, resources
 
@@ -51,6 +53,11 @@ STREAM_WITH_410_GONE = [error(410, "Expired")]
 STREAM_WITH_500_ERROR = [error(500, "InternalError")]
 STREAM_DROPPED_AFTER_ONE_EVENT = [event("ADDED", svc("api", "10.96.0.11", "11")), ConnectionError()]
 STREAM_TIMED_OUT_CLEANLY: list[Any] = []
+# The read timeout (watch timeout + 30 s) fired: the stream went silent for too long.
+STREAM_SILENT_TOO_LONG = [
+    event("ADDED", svc("api", "10.96.0.11", "11")),
+    urllib3.exceptions.ReadTimeoutError(None, "/api/v1/services", "Read timed out."),
+]
 
 
 class ScriptedApi:
@@ -192,3 +199,11 @@ def test_delete_of_an_unknown_object_is_ignored() -> None:
     events, _, watch = run_loop([service_list("10")], [stream])
     assert events == []
     assert ObjectKey("Service", "shop", "ghost") not in watch.known
+
+
+def test_silent_stream_is_dropped_and_resumed_without_relisting() -> None:
+    events, api, _ = run_loop([service_list("10")], [STREAM_SILENT_TOO_LONG])
+    assert names(events) == ["+api"]
+    assert [kind for kind, _ in api.calls] == ["list", "watch", "watch"]
+    assert watch_versions(api) == ["10", "11"]
+    assert api.calls[1][1]["timeoutSeconds"] == 5
