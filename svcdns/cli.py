@@ -82,6 +82,9 @@ def _parser() -> argparse.ArgumentParser:
         "--http", metavar="ADDR:PORT", help="/health /ready /metrics (default 0.0.0.0:9153; none)"
     )
     serving.add_argument(
+        "--lameduck", metavar="SECONDS", help="keep serving after SIGTERM, /ready 503 (default 0)"
+    )
+    serving.add_argument(
         "--watch-timeout", metavar="SECONDS", help="server-side timeout of a watch (default 300)"
     )
     serving.add_argument("--workers", help="processes sharing the DNS port")

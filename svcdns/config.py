@@ -45,6 +45,7 @@ class Config:
     labels: str = ""  # label selector for Services, EndpointSlices and Endpoints
     startup_timeout: float = 5.0
     watch_timeout: int = 300  # server-side timeoutSeconds of one watch request
+    lameduck: float = 0.0  # seconds to keep serving after SIGTERM, with /ready at 503
 
     def zone_settings(self) -> ZoneSettings:
         return ZoneSettings(
@@ -170,8 +171,11 @@ def build(values: Mapping[str, Any]) -> Config:
     watch_timeout: int = _number(
         given.get("watch_timeout", default.watch_timeout), "--watch-timeout"
     )
-    if startup < 0 or watch_timeout < 1:
-        raise ConfigError("--startup-timeout must be >= 0 and --watch-timeout >= 1 second")
+    lameduck: float = _number(given.get("lameduck", default.lameduck), "--lameduck", float)
+    if startup < 0 or watch_timeout < 1 or lameduck < 0:
+        raise ConfigError(
+            "--startup-timeout and --lameduck must be >= 0, --watch-timeout >= 1 second"
+        )
     if "manifests" in given and ("kubeconfig" in given or "context" in given):
         raise ConfigError("--manifests and --kubeconfig/--context are two sources: pick one")
     return Config(
@@ -192,4 +196,5 @@ def build(values: Mapping[str, Any]) -> Config:
         labels=str(given.get("labels", "")),
         startup_timeout=startup,
         watch_timeout=watch_timeout,
+        lameduck=lameduck,
     )

@@ -127,7 +127,10 @@ class Runtime:
             tcp_idle_timeout=config.tcp_idle_timeout,
             max_tcp_connections=config.tcp_max_connections,
         )
-        ops = OpsServer(pending=lambda: self.pending(), metrics=metrics)
+        stopping: list[str] = []  # "shutting down" once signalled: /ready turns 503 at once
+
+        ops = OpsServer(pending=lambda: stopping + self.pending(), metrics=metrics)
+        stop = _stop_on_signals()  # before the "serving" line: a SIGTERM after it is ours
         bound = await server.start()
         try:
             if config.http and config.http.lower() != "none":
@@ -144,7 +147,12 @@ class Runtime:
                 ", ".join(str(a) for a in bound),
                 len(self.state.index.rrsets),
             )
-            await _until_signalled()
+            await stop.wait()
+            stopping.append("shutting down")
+            if config.lameduck > 0:
+                # Keep answering while endpoints controllers and kube-proxy take us out.
+                log.info("stopping in %.1f s (lame duck; /ready is 503)", config.lameduck)
+                await asyncio.sleep(config.lameduck)
             log.info("stopping")
         finally:
             for task in self._tasks:
@@ -158,12 +166,12 @@ class Runtime:
         return 0
 
 
-async def _until_signalled() -> None:
+def _stop_on_signals() -> asyncio.Event:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    await stop.wait()
+    return stop
 
 
 def serve(config: Config) -> int:
