@@ -13,7 +13,7 @@ from typing import Any
 import urllib3
 
 from svcdns.model import Delete, Event, ObjectKey, Service, Upsert
-from svcdns.sources.kube import ApiError, Backoff, Gone, Resource, ResourceWatch, resources
+from svcdns.sources.watch import ApiError, Backoff, Gone, Resource, ResourceWatch, resources
 
 
 def svc(name: str, ip: str, rv: str) -> dict[str, Any]:
@@ -93,7 +93,7 @@ def run_loop(
     received: list[Event] = []
     listed: list[str] = []
     watch = ResourceWatch(
-        api,  # type: ignore[arg-type]
+        api,
         Resource("Service", "/api/v1/services"),
         received.extend,
         on_listed=lambda resource: listed.append(resource.name),

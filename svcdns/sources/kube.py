@@ -1,15 +1,8 @@
-"""The Kubernetes API source: list, then watch, each resource in a loop of its own.
+"""The Kubernetes API source: connection, raw GETs, and one watch thread per resource.
 
 The only module importing `kubernetes`. Raw JSON is read (`_preload_content=False`) and
-converted straight into the slim model; the client's model objects are never built.
-Each loop keeps its own resourceVersion (the client's `Watch` retries a 410 only once):
-
-- outer (`run`): retry forever, with capped exponential backoff and jitter;
-- middle (`_list_and_watch`): a paginated LIST, published as a replacement of what this
-  loop knew (objects deleted while disconnected disappear), then watches from its RV;
-  returns to relist on 410 Gone (HTTP or an in-stream ERROR event);
-- inner (`_watch_once`): one watch request with bookmarks and a server-side timeout; the
-  read timeout drops a stream that stays silent longer than that.
+converted straight into the slim model; the client's model objects are never built. The
+list/watch loop itself is in `watch`.
 """
 
 from __future__ import annotations
@@ -17,39 +10,31 @@ from __future__ import annotations
 import json
 import logging
 import os
-import random
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import urllib3
 from kubernetes import client, config
 
-from svcdns.convert import ConversionError, describe, from_dict, object_key
-from svcdns.model import Delete, Event, KubeObject, ObjectKey, Upsert, diff, key_of
+from svcdns.sources.watch import (
+    ApiError,
+    Backoff,
+    EventSink,
+    Gone,
+    Resource,
+    ResourceWatch,
+    describe_error,
+    resources,
+)
 
 log = logging.getLogger("svcdns.kube")
 
-EventSink = Callable[[list[Event]], None]
-PAGE_SIZE = 500
 CONNECT_TIMEOUT = 5.0
-FINISHED_PODS = "status.phase!=Succeeded,status.phase!=Failed"
 
 
 class KubeConfigError(Exception):
     """No usable API configuration; the message says what was tried."""
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, reason: str) -> None:
-        super().__init__(f"HTTP {status}: {reason}")
-        self.status = status
-
-
-class Gone(Exception):
-    """410: the resourceVersion is too old; only a new LIST helps."""
 
 
 def api_client(kubeconfig: Path | None, context: str | None) -> Any:
@@ -136,51 +121,6 @@ def _status_message(body: bytes) -> str:
         return body[:200].decode("utf-8", "replace").strip()
 
 
-@dataclass(frozen=True, slots=True)
-class Resource:
-    """One list/watch target: a kind at a path, with its selectors."""
-
-    kind: str
-    path: str
-    label_selector: str = ""
-    field_selector: str = ""
-
-    @property
-    def name(self) -> str:
-        return self.path.rsplit("/", 1)[-1] + (
-            "@" + self.path.split("/namespaces/")[1].split("/")[0]
-            if "/namespaces/" in self.path
-            else ""
-        )
-
-
-def resources(
-    *,
-    endpoint_slices: bool,
-    namespaces: frozenset[str] | None,
-    labels: str,
-    pods: bool,
-) -> list[Resource]:
-    """What to watch. Namespaces always (NXDOMAIN vs NODATA); Pods only for `--pods verified`."""
-    core, discovery = "/api/v1", "/apis/discovery.k8s.io/v1"
-    wanted = [("Service", core, "services", labels, "")]
-    if endpoint_slices:
-        wanted.append(("EndpointSlice", discovery, "endpointslices", labels, ""))
-    else:
-        wanted.append(("Endpoints", core, "endpoints", labels, ""))
-    if pods:
-        wanted.append(("Pod", core, "pods", "", FINISHED_PODS))
-    found = [Resource("Namespace", f"{core}/namespaces")]
-    for kind, group, plural, label_selector, field_selector in wanted:
-        scopes = (
-            [f"{group}/{plural}"]
-            if namespaces is None
-            else [f"{group}/namespaces/{namespace}/{plural}" for namespace in sorted(namespaces)]
-        )
-        found += [Resource(kind, path, label_selector, field_selector) for path in scopes]
-    return found
-
-
 def offers_endpoint_slices(api: RawApi) -> bool:
     """API discovery: is discovery.k8s.io/v1 served? (Endpoints are the fallback.)"""
     try:
@@ -190,162 +130,6 @@ def offers_endpoint_slices(api: RawApi) -> bool:
             return False
         raise
     return True
-
-
-class Backoff:
-    """Capped exponential backoff with equal jitter: half the delay fixed, half random."""
-
-    def __init__(self, first: float = 0.2, cap: float = 30.0) -> None:
-        self.first, self.cap = first, cap
-        self._delay = first
-
-    def next(self) -> float:
-        delay = self._delay
-        self._delay = min(self.cap, self._delay * 2)
-        return delay / 2 + random.uniform(0, delay / 2)
-
-    def reset(self) -> None:
-        self._delay = self.first
-
-
-class ResourceWatch:
-    """The list/watch loop of one Resource, run in a thread of its own."""
-
-    def __init__(
-        self,
-        api: RawApi,
-        resource: Resource,
-        sink: EventSink,
-        *,
-        on_listed: Callable[[Resource], None],
-        stop: threading.Event,
-        watch_timeout: int = 300,
-        backoff: Backoff | None = None,
-    ) -> None:
-        self.api = api
-        self.resource = resource
-        self.sink = sink
-        self.on_listed = on_listed
-        self.stop = stop
-        self.watch_timeout = watch_timeout
-        self.backoff = backoff or Backoff()
-        self.known: dict[ObjectKey, KubeObject] = {}
-        self.resource_version = ""
-        self.relists = 0
-
-    def run(self) -> None:
-        while not self.stop.is_set():
-            try:
-                self._list_and_watch()
-            except Exception as error:  # any failure: the last known records keep serving
-                delay = self.backoff.next()
-                log.warning(
-                    "%s: %s; retrying in %.1f s", self.resource.name, _describe(error), delay
-                )
-                self.stop.wait(delay)
-
-    def _list_and_watch(self) -> None:
-        self._list()
-        while not self.stop.is_set():
-            try:
-                self._watch_once()
-            except Gone:
-                log.info(
-                    "%s: resourceVersion %s expired; relisting",
-                    self.resource.name,
-                    self.resource_version,
-                )
-                return
-            except (ApiError, urllib3.exceptions.HTTPError, OSError, ValueError) as error:
-                # Resume from the last resourceVersion seen: no relist for a dropped stream.
-                delay = self.backoff.next()
-                log.warning(
-                    "%s: watch failed: %s; resuming from %s in %.1f s",
-                    self.resource.name,
-                    _describe(error),
-                    self.resource_version,
-                    delay,
-                )
-                self.stop.wait(delay)
-
-    def _list(self) -> None:
-        listed: dict[ObjectKey, KubeObject] = {}
-        token = ""
-        while True:
-            page = self.api.get_json(
-                self.resource.path,
-                {
-                    "limit": PAGE_SIZE,
-                    "continue": token,
-                    "labelSelector": self.resource.label_selector,
-                    "fieldSelector": self.resource.field_selector,
-                },
-            )
-            for item in page.get("items") or ():
-                obj = self._convert(item)
-                if obj is not None:
-                    listed[key_of(obj)] = obj
-            token = page.get("metadata", {}).get("continue") or ""
-            if not token:
-                break
-        self.resource_version = str(page.get("metadata", {}).get("resourceVersion", ""))
-        events = diff(self.known, listed)
-        self.known = listed
-        self.relists += 1
-        self.sink(events)
-        self.on_listed(self.resource)
-        self.backoff.reset()
-
-    def _watch_once(self) -> None:
-        timeout = self.watch_timeout
-        lines = self.api.stream(
-            self.resource.path,
-            {
-                "watch": "true",
-                "resourceVersion": self.resource_version,
-                "allowWatchBookmarks": "true",
-                "timeoutSeconds": timeout,
-                "labelSelector": self.resource.label_selector,
-                "fieldSelector": self.resource.field_selector,
-            },
-            read_timeout=timeout + 30,
-        )
-        for line in lines:
-            self._handle(json.loads(line))
-            self.backoff.reset()
-            if self.stop.is_set():
-                return
-
-    def _handle(self, event: dict[str, Any]) -> None:
-        kind, raw = event.get("type"), event.get("object") or {}
-        if kind == "ERROR":
-            if raw.get("code") == 410:
-                raise Gone(raw.get("message", ""))
-            raise ApiError(int(raw.get("code") or 0), str(raw.get("message", "")))
-        version = (raw.get("metadata") or {}).get("resourceVersion")
-        if kind in ("ADDED", "MODIFIED"):
-            obj = self._convert(raw)
-            if obj is not None:
-                self.known[key_of(obj)] = obj
-                self.sink([Upsert(obj)])
-        elif kind == "DELETED":
-            key = object_key(raw, self.resource.kind)
-            if self.known.pop(key, None) is not None:
-                self.sink([Delete(key)])
-        if version:  # every event, bookmarks included, moves the resume point
-            self.resource_version = str(version)
-
-    def _convert(self, raw: dict[str, Any]) -> KubeObject | None:
-        try:
-            return from_dict(raw, self.resource.kind)
-        except ConversionError as error:
-            log.warning("%s skipped: %s", describe({**raw, "kind": self.resource.kind}), error)
-            return None
-
-
-def _describe(error: BaseException) -> str:
-    text = " ".join(str(error).split())
-    return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
 class KubeSource:
@@ -391,7 +175,9 @@ class KubeSource:
                     break
                 except Exception as error:
                     delay = backoff.next()
-                    log.warning("API discovery: %s; retrying in %.1f s", _describe(error), delay)
+                    log.warning(
+                        "API discovery: %s; retrying in %.1f s", describe_error(error), delay
+                    )
                     self.stop.wait(delay)
             else:
                 return
