@@ -17,7 +17,7 @@ from svcdns.config import Config, parse_listen
 from svcdns.handler import Handler
 from svcdns.http import OpsServer
 from svcdns.metrics import Metrics
-from svcdns.model import Event, Upsert
+from svcdns.model import Event, Upsert, key_of
 from svcdns.sources.kube import KubeSource, api_client
 from svcdns.sources.manifests import ManifestSource
 from svcdns.state import ClusterState
@@ -43,7 +43,7 @@ class Runtime:
         now = time.time()
         for event in events:
             self.state.apply(event, now=now)
-            kind = type(event.obj).__name__ if isinstance(event, Upsert) else event.key.kind
+            kind = key_of(event.obj).kind if isinstance(event, Upsert) else event.key.kind
             self.metrics.events.labels(kind).inc()
 
     def load_manifests(self) -> None:
