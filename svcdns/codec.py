@@ -26,6 +26,8 @@ RA = 0x0080
 CLASS_IN = 1
 CLASSIC_UDP_SIZE = 512  # RFC 1035 section 4.2.1
 OUR_UDP_SIZE = 1232  # advertised in our OPT (DNS flag day 2020 value)
+MAX_TCP_MESSAGE = 65535
+MAX_UDP_PAYLOAD = 65507  # the largest IPv4 UDP datagram; a client may claim more
 
 
 class WireError(Exception):
@@ -76,7 +78,7 @@ class Query:
         """The largest UDP reply the client accepts (RFC 6891 section 6.2.5)."""
         if self.edns is None:
             return CLASSIC_UDP_SIZE
-        return max(CLASSIC_UDP_SIZE, self.edns.payload)
+        return min(max(CLASSIC_UDP_SIZE, self.edns.payload), MAX_UDP_PAYLOAD)
 
 
 def read_header(data: bytes) -> Header:
@@ -145,7 +147,8 @@ def _rrsets(records: Sequence[Record], query: Query) -> list[list[Any]]:
 
 
 def encode_reply(query: Query, result: Answer, *, udp: bool, recursion: bool = False) -> bytes:
-    """The reply to `query`; over UDP it is cut to the client's size with TC where needed."""
+    """The reply to `query`, cut at whole RRsets with TC where it does not fit: the client's
+    size over UDP, 65535 bytes over TCP."""
     bits: dict[str, int] = {"qr": 1, "rd": (query.header.flags & RD) >> 8}
     bits |= {"aa": int(result.authoritative), "ra": int(recursion)}
     rcode = int(result.rcode)
@@ -166,8 +169,9 @@ def encode_reply(query: Query, result: Answer, *, udp: bool, recursion: bool = F
         return bytes(reply.pack())
 
     wire = pack((len(sections[0]), len(sections[1]), len(sections[2])))
-    limit = query.udp_limit()
-    if not udp or len(wire) <= limit:
+    # Over TCP the 2-byte length prefix caps a message at 65535 bytes (RFC 1035 4.2.2).
+    limit = query.udp_limit() if udp else MAX_TCP_MESSAGE
+    if len(wire) <= limit:
         return wire
     kept: list[int] = []
     for index, section in enumerate(sections):

@@ -139,3 +139,13 @@ def test_authority_that_does_not_fit_sets_tc() -> None:
     assert message.flags & dns.flags.TC
     assert [rrset.rdtype for rrset in message.answer] == [dns.rdatatype.A]
     assert message.authority == []
+
+
+def test_tcp_reply_is_capped_at_65535_bytes() -> None:
+    query = parse_query(wire(QUERY))
+    huge = Answer(Rcode.NOERROR, answer=many_addresses(5000))  # about 80 KB
+    reply = encode_reply(query, huge, udp=False)
+    message = dns.message.from_wire(reply)
+    assert len(reply) <= 65535
+    assert message.flags & dns.flags.TC
+    assert message.answer == []
