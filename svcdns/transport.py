@@ -92,6 +92,16 @@ class TcpConnection(asyncio.Protocol):
             if reply is not None and self._transport is not None:
                 self._transport.write(len(reply).to_bytes(2, "big") + reply)
 
+    # A client that sends queries but does not read the replies: stop reading from it
+    # until its replies drain, so its buffer cannot grow without bound.
+    def pause_writing(self) -> None:
+        if self._transport is not None:
+            self._transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        if self._transport is not None:
+            self._transport.resume_reading()
+
     def _arm_idle_timer(self) -> None:
         if self._idle is not None:
             self._idle.cancel()
