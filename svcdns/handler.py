@@ -20,6 +20,7 @@ from svcdns.codec import (
 )
 from svcdns.rr import Rcode, RRType
 from svcdns.state import ClusterState
+from svcdns.wirecache import WireCache
 
 log = logging.getLogger("svcdns.handler")
 
@@ -27,10 +28,22 @@ _ZONE_TRANSFERS = (RRType.AXFR, RRType.IXFR)
 
 
 class Handler:
-    def __init__(self, state: ClusterState) -> None:
+    def __init__(self, state: ClusterState, *, cache: WireCache | None = None) -> None:
         self.state = state
+        self.cache = cache or WireCache()
 
     def handle(self, data: bytes, *, udp: bool) -> bytes | None:
+        version = self.state.version
+        cached = self.cache.get(data, udp=udp, version=version)
+        if cached is not None:
+            return cached
+        reply = self._answer(data, udp=udp)
+        # SERVFAIL is transient (an error, or not synced yet): never remembered.
+        if reply is not None and reply[3] & 0xF != Rcode.SERVFAIL:
+            self.cache.store(data, reply, udp=udp, version=version)
+        return reply
+
+    def _answer(self, data: bytes, *, udp: bool) -> bytes | None:
         try:
             header = read_header(data)
             query = parse_query(data)

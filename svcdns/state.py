@@ -36,6 +36,8 @@ class ClusterState:
         self.index = RecordIndex(settings.zone)
         self.serial = 0  # Unix time of the last change visible in DNS
         self.synced = False
+        # Bumped whenever any answer may have changed: response caches compare it.
+        self.version = 0
         self._only_namespaces = namespaces
         self._objects: dict[ObjectKey, KubeObject] = {}
         self._services: dict[ServiceKey, Service] = {}
@@ -64,6 +66,7 @@ class ClusterState:
 
     def mark_synced(self) -> None:
         self.synced = True
+        self.version += 1
 
     def apply(self, event: Event, *, now: float) -> set[str]:
         """Apply one upsert or delete; return the DNS names whose answers changed."""
@@ -83,6 +86,7 @@ class ClusterState:
         changed = self._apply_change(old, new)
         if changed:
             self.serial = max(self.serial, int(now))
+            self.version += 1
         return changed
 
     def _wanted(self, key: ObjectKey) -> bool:

@@ -1146,10 +1146,18 @@ def same_records(got: list[str], want: list[str], *, fold_case: bool) -> bool:
     return norm(got) == norm(want)
 
 
+@pytest.mark.parametrize("cache", ["cold", "warm"])
 @pytest.mark.parametrize("row", ROWS)
-def test_answer(row: Row) -> None:
-    handler = handler_for(row.fixture, row.settings, row.namespaces)
-    query = dns.message.make_query(row.qname, row.qtype, use_edns=0 if row.edns else False)
+def test_answer(row: Row, cache: str) -> None:
+    """Every row twice: answered in full (a fresh wire cache), and from the wire cache after
+    the same question was asked in the opposite letter case (the splice must restore it)."""
+    shared = handler_for(row.fixture, row.settings, row.namespaces)
+    handler = Handler(shared.state)
+    use_edns = 0 if row.edns else False
+    if cache == "warm":
+        warm = dns.message.make_query(row.qname.swapcase(), row.qtype, use_edns=use_edns)
+        assert handler.handle(warm.to_wire(), udp=False) is not None
+    query = dns.message.make_query(row.qname, row.qtype, use_edns=use_edns)
     wire = handler.handle(query.to_wire(), udp=False)
     assert wire is not None
     reply = dns.message.from_wire(wire)
