@@ -40,7 +40,13 @@ def from_dict(raw: Mapping[str, Any], kind: str | None = None) -> KubeObject | N
         return None
     if not isinstance(raw.get("metadata"), Mapping):
         raise ConversionError(f"{kind} without metadata")
-    return converter(raw)
+    try:
+        return converter(raw)
+    except ConversionError:
+        raise
+    except (AttributeError, TypeError, KeyError, ValueError) as error:
+        # A field of the wrong shape (a list where an object belongs, say): skip the object.
+        raise ConversionError(f"malformed: {type(error).__name__}: {error}") from None
 
 
 def object_key(raw: Mapping[str, Any], kind: str) -> ObjectKey:

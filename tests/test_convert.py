@@ -135,3 +135,29 @@ def test_kind_can_come_from_the_list() -> None:
 def test_missing_fields_raise_a_named_error(raw: dict[str, Any], message: str) -> None:
     with pytest.raises(ConversionError, match=message):
         from_dict(raw)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        pytest.param(service({"clusterIP": "10.0.0.1", "ports": ["http"]}), id="port-not-object"),
+        pytest.param(service({"clusterIP": "10.0.0.1", "ports": 5}), id="ports-not-list"),
+        pytest.param(service({"clusterIPs": "10.0.0.1"}), id="cluster-ips-a-string"),
+        pytest.param(
+            {
+                "kind": "EndpointSlice",
+                "metadata": {"name": "s", "labels": {"kubernetes.io/service-name": "x"}},
+                "addressType": "IPv4",
+                "endpoints": [{"addresses": ["10.0.0.1"], "conditions": "yes"}],
+            },
+            id="conditions-not-object",
+        ),
+        pytest.param(
+            {"kind": "Pod", "metadata": {"name": "p"}, "status": {"podIPs": [1]}},
+            id="pod-ip-not-object",
+        ),
+    ],
+)
+def test_wrongly_shaped_fields_are_conversion_errors(raw: dict[str, Any]) -> None:
+    with pytest.raises(ConversionError):
+        from_dict(raw)
