@@ -207,3 +207,15 @@ def test_silent_stream_is_dropped_and_resumed_without_relisting() -> None:
     assert [kind for kind, _ in api.calls] == ["list", "watch", "watch"]
     assert watch_versions(api) == ["10", "11"]
     assert api.calls[1][1]["timeoutSeconds"] == 5
+
+
+def test_malformed_objects_are_skipped_not_fatal() -> None:
+    broken = svc("broken", "10.96.0.13", "7")
+    broken["spec"]["ports"] = ["not-an-object"]
+    stream = [
+        event("MODIFIED", {**broken, "spec": None}),
+        event("ADDED", svc("ok", "10.96.0.14", "12")),
+    ]
+    events, api, _ = run_loop([service_list("10", svc("web", "10.96.0.10", "5"), broken)], [stream])
+    assert names(events) == ["+web", "+ok"]
+    assert [kind for kind, _ in api.calls] == ["list", "watch", "watch"]  # no relist
