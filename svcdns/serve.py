@@ -57,7 +57,10 @@ class Runtime:
     async def _poll_manifests(self, source: ManifestSource) -> None:
         while True:
             await asyncio.sleep(POLL_INTERVAL)
-            self.apply(await asyncio.to_thread(source.poll))
+            try:
+                self.apply(await asyncio.to_thread(source.poll))
+            except Exception as error:  # the poller must outlive any one bad reload
+                log.error("manifests reload failed, keeping the last good state: %r", error)
 
     def connect_api(self) -> KubeSource:
         """The API client is configured before anything listens: a bad kubeconfig exits."""

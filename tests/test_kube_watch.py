@@ -219,3 +219,40 @@ def test_malformed_objects_are_skipped_not_fatal() -> None:
     events, api, _ = run_loop([service_list("10", svc("web", "10.96.0.10", "5"), broken)], [stream])
     assert names(events) == ["+web", "+ok"]
     assert [kind for kind, _ in api.calls] == ["list", "watch", "watch"]  # no relist
+
+
+def test_object_that_stops_converting_leaves_dns() -> None:
+    broken = svc("web", "10.96.0.10", "12")
+    broken["spec"] = {"clusterIP": "not-an-ip"}
+    events, _, watch = run_loop(
+        [service_list("10", svc("web", "10.96.0.10", "5"))], [[event("MODIFIED", broken)]]
+    )
+    assert names(events) == ["+web", "-web"]
+    assert watch.known == {}
+
+
+def test_lines_that_are_not_events_are_skipped() -> None:
+    stream = ["just a string", {"type": "DELETED"}, event("ADDED", svc("ok", "10.96.0.14", "12"))]
+    events, api, _ = run_loop([service_list("10")], [stream])
+    assert names(events) == ["+ok"]
+    assert watch_versions(api) == ["10", "12"]
+
+
+def test_watches_that_end_at_once_back_off() -> None:
+    stop = threading.Event()
+    api = ScriptedApi([service_list("10")], [[]] * 1000, stop)
+    watch = ResourceWatch(
+        api,
+        Resource("Service", "/api/v1/services"),
+        lambda events: None,
+        on_listed=lambda resource: None,
+        stop=stop,
+        backoff=Backoff(first=0.1, cap=0.2),
+    )
+    thread = threading.Thread(target=watch.run)
+    thread.start()
+    thread.join(timeout=0.5)
+    stop.set()
+    thread.join(timeout=5)
+    watches = [kind for kind, _ in api.calls if kind == "watch"]
+    assert 2 <= len(watches) <= 10  # not thousands

@@ -120,3 +120,18 @@ def test_poll_keeps_the_last_good_state_and_logs_once(
     (event,) = source.poll()
     assert isinstance(event, Upsert) and isinstance(event.obj, Service)
     assert event.obj.cluster_ips == ("10.96.0.99",)
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        pytest.param("kind: Service\nwhen: 2026-13-45\n", "ValueError", id="impossible-date"),
+        pytest.param("[" * 5000 + "]" * 5000, "", id="deep-nesting"),
+    ],
+)
+def test_any_parser_failure_is_a_manifest_error(tmp_path: Path, text: str, problem: str) -> None:
+    path = write(tmp_path / "odd.yaml", text)
+    with pytest.raises(ManifestError) as caught:
+        load(path)
+    assert str(caught.value).startswith(f"{path}: ")
+    assert problem in str(caught.value) and "\n" not in str(caught.value)

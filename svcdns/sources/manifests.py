@@ -59,8 +59,9 @@ def _documents(file: Path) -> list[Any]:
         raise ManifestError(f"{file}: invalid YAML: {where}{error.problem}") from None
     except json.JSONDecodeError as error:
         raise ManifestError(f"{file}: invalid JSON: {error}") from None
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
-        raise ManifestError(f"{file}: {' '.join(str(error).split())}") from None
+    except Exception as error:  # anything a parser raises (a bad date, deep nesting...)
+        text = " ".join(str(error).split())[:300]
+        raise ManifestError(f"{file}: {type(error).__name__}: {text}") from None
 
 
 def _items(document: Any, file: Path) -> Iterator[tuple[Mapping[str, Any], str]]:

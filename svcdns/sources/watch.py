@@ -18,6 +18,7 @@ import json
 import logging
 import random
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -32,6 +33,7 @@ log = logging.getLogger("svcdns.kube")
 EventSink = Callable[[list[Event]], None]
 PAGE_SIZE = 500
 FINISHED_PODS = "status.phase!=Succeeded,status.phase!=Failed"
+MIN_QUIET_WATCH = 1.0  # seconds: a watch that ends sooner with no event backs off
 
 
 class Api(Protocol):
@@ -203,6 +205,7 @@ class ResourceWatch:
 
     def _watch_once(self) -> None:
         timeout = self.watch_timeout
+        started, events = time.monotonic(), 0
         lines = self.api.stream(
             self.resource.path,
             {
@@ -216,29 +219,51 @@ class ResourceWatch:
             read_timeout=timeout + 30,
         )
         for line in lines:
-            self._handle(json.loads(line))
+            events += 1
+            self._handle(line)
             self.backoff.reset()
             if self.stop.is_set():
                 return
+        if events == 0 and time.monotonic() - started < MIN_QUIET_WATCH:
+            # Ended at once with nothing: something in between is cutting streams. Do not
+            # hammer the API server with watch requests.
+            self.stop.wait(self.backoff.next())
 
-    def _handle(self, event: dict[str, Any]) -> None:
-        kind, raw = event.get("type"), event.get("object") or {}
+    def _handle(self, line: bytes) -> None:
+        event = json.loads(line)
+        if not isinstance(event, dict) or not isinstance(event.get("object"), dict):
+            log.warning(
+                "%s: ignoring a watch line that is not an event: %.200r", self.resource.name, line
+            )
+            return
+        kind, raw = event.get("type"), event["object"]
         if kind == "ERROR":
-            if raw.get("code") == 410:
-                raise Gone(raw.get("message", ""))
-            raise ApiError(int(raw.get("code") or 0), str(raw.get("message", "")))
-        version = (raw.get("metadata") or {}).get("resourceVersion")
+            code = raw.get("code")
+            if code == 410:
+                raise Gone(str(raw.get("message", "")))
+            raise ApiError(code if isinstance(code, int) else 0, str(raw.get("message", "")))
+        metadata = raw.get("metadata")
+        version = metadata.get("resourceVersion") if isinstance(metadata, dict) else None
         if kind in ("ADDED", "MODIFIED"):
             obj = self._convert(raw)
             if obj is not None:
                 self.known[key_of(obj)] = obj
                 self.sink([Upsert(obj)])
+            else:
+                # What a relist would no longer hold must not stay in DNS either.
+                self._forget(raw)
         elif kind == "DELETED":
-            key = object_key(raw, self.resource.kind)
-            if self.known.pop(key, None) is not None:
-                self.sink([Delete(key)])
+            self._forget(raw)
         if version:  # every event, bookmarks included, moves the resume point
             self.resource_version = str(version)
+
+    def _forget(self, raw: dict[str, Any]) -> None:
+        try:
+            key = object_key(raw, self.resource.kind)
+        except ConversionError:
+            return
+        if self.known.pop(key, None) is not None:
+            self.sink([Delete(key)])
 
     def _convert(self, raw: dict[str, Any]) -> KubeObject | None:
         try:
