@@ -108,7 +108,12 @@ def parse_query(data: bytes) -> Query:
         opt = options[0]
         edns = Edns(payload=opt.rclass, version=(opt.ttl >> 16) & 0xFF)
     question = record.q
-    name = b".".join(question.qname.label).decode("latin-1").lower()
+    labels = question.qname.label
+    # dnslib reads names it could not write back: RFC 1035 2.3.4 limits are checked here.
+    if any(len(label) > 63 for label in labels) or sum(len(lb) + 1 for lb in labels) + 1 > 255:
+        raise FormErr("name too long")
+    # A dot inside a label must not make the name look like another one: escape it.
+    name = b".".join(label.replace(b".", b"\\.") for label in labels).decode("latin-1").lower()
     return Query(header, name, question.qtype, question.qclass, edns, question)
 
 

@@ -149,3 +149,25 @@ def test_tcp_reply_is_capped_at_65535_bytes() -> None:
     assert len(reply) <= 65535
     assert message.flags & dns.flags.TC
     assert message.answer == []
+
+
+def encode_name(*labels: bytes) -> str:
+    return " ".join(f"{len(label):02x} {label.hex()}" for label in labels) + " 00"
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [
+        pytest.param((b"a" * 64, b"b"), id="label-of-64"),
+        pytest.param(tuple([b"a" * 63] * 4), id="name-over-255"),
+    ],
+)
+def test_names_beyond_rfc1035_limits_are_formerr(labels: tuple[bytes, ...]) -> None:
+    data = wire("1234 0100 0001 0000 0000 0000 " + encode_name(*labels) + " 0001 0001")
+    with pytest.raises(FormErr):
+        parse_query(data)
+
+
+def test_a_dot_inside_a_label_does_not_alias_another_name() -> None:
+    data = wire("1234 0100 0001 0000 0000 0000 " + encode_name(b"web.shop", b"svc") + " 0001 0001")
+    assert parse_query(data).name == "web\\.shop.svc"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dns.edns
 import dns.message
 import dns.name
 import dns.rdata
@@ -13,7 +14,7 @@ from svcdns.convert import from_dict
 from svcdns.handler import Handler
 from svcdns.model import Upsert
 from svcdns.state import ClusterState
-from svcdns.wirecache import WireCache, question_end
+from svcdns.wirecache import WireCache, read_question
 from svcdns.zonedata import ZoneSettings
 
 
@@ -77,7 +78,9 @@ def test_reply_spelling_the_name_again_is_not_stored() -> None:
     cache = WireCache()
     request = query("web.shop.svc.cluster.local")
     compressed = reply_for(request, "web.shop.svc.cluster.local")
-    name_end, end = question_end(request) or (0, 0)
+    found = read_question(request, udp=True)
+    assert found is not None
+    end, name_end = found.end, found.end - 4
     # The answer's owner written out in full instead of the pointer to the question.
     uncompressed = compressed[:end] + compressed[end:].replace(b"\xc0\x0c", request[12:name_end], 1)
     assert dns.message.from_wire(uncompressed).answer
@@ -88,12 +91,51 @@ def test_reply_spelling_the_name_again_is_not_stored() -> None:
 
 def test_only_plain_one_question_queries_qualify() -> None:
     plain = query("a.b")
-    assert question_end(plain) == (12 + 5, 12 + 9)
+    found = read_question(plain, udp=True)
+    assert found is not None and found.end == 12 + 9
     pointer = plain[:12] + b"\xc0\x0c" + plain[-4:]
-    assert question_end(pointer) is None
+    assert read_question(pointer, udp=True) is None
     response = bytes([plain[0], plain[1], plain[2] | 0x80]) + plain[3:]
-    assert question_end(response) is None
-    assert question_end(plain[:14]) is None
+    assert read_question(response, udp=True) is None
+    assert read_question(plain[:14], udp=True) is None
+    trailing = plain + b"junk"
+    assert read_question(trailing, udp=True) is None
+    with_answer = plain[:6] + b"\x00\x01" + plain[8:]
+    assert read_question(with_answer, udp=True) is None
+
+
+def test_edns_options_and_payload_within_a_class_share_an_entry() -> None:
+    cookie = dns.edns.GenericOption(10, b"12345678")
+    one = read_question(query("a.b", use_edns=0, payload=1232), udp=True)
+    two = read_question(query("a.b", use_edns=0, payload=1400, options=[cookie]), udp=True)
+    other = read_question(query("a.b", use_edns=0, payload=4096), udp=True)
+    assert one is not None and two is not None and other is not None
+    assert one.key == two.key != other.key
+    assert (one.udp_room, other.udp_room) == (1232, 4096)
+
+
+def test_udp_replies_cut_or_too_big_for_the_class_are_not_kept() -> None:
+    cache = WireCache()
+    request = query("a.b", use_edns=0, payload=1400)
+    reply = reply_for(request, "a.b")
+    cache.get(request, udp=True, version=0)
+    truncated = reply[:2] + bytes([reply[2] | 0x02]) + reply[3:]
+    cache.store(request, truncated, udp=True, version=0)
+    assert cache.get(request, udp=True, version=0) is None
+    cache.store(request, reply + bytes(1300), udp=True, version=0)  # > 1232: class minimum
+    assert cache.get(request, udp=True, version=0) is None
+    cache.store(request, reply, udp=True, version=0)
+    assert cache.get(request, udp=True, version=0) is not None
+
+
+def test_the_cache_is_bounded_in_bytes() -> None:
+    cache = WireCache(max_bytes=2000)
+    cache.get(query("a.b"), udp=False, version=0)
+    for index in range(50):
+        request = query(f"n{index}.b")
+        cache.store(request, reply_for(request, f"n{index}.b") + bytes(100), udp=False, version=0)
+        assert cache._size <= 2000
+    assert 0 < len(cache) < 50
 
 
 def test_handler_answers_repeats_from_the_cache_until_the_state_changes(
