@@ -101,6 +101,18 @@ def _number(value: Any, flag: str, kind: type[int] | type[float] = int) -> Any:
         raise ConfigError(f"{flag} {value!r}: not a number") from None
 
 
+def _flag(value: Any, name: str) -> bool:
+    """A switch from a flag (True) or the config file (true/false, yes/no, 1/0)."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "yes", "on", "1"):
+        return True
+    if text in ("false", "no", "off", "0"):
+        return False
+    raise ConfigError(f"--{name} {value!r}: expected true or false")
+
+
 def _ttl(value: Any) -> int:
     ttl: int = _number(value, "--ttl")
     if not 0 <= ttl <= 3600:
@@ -186,7 +198,7 @@ def build(values: Mapping[str, Any]) -> Config:
         zone=_zone(str(given.get("zone", default.zone))),
         ttl=_ttl(given.get("ttl", default.ttl)),
         pods=_pods(given.get("pods", default.pods.value)),
-        endpoint_pod_names=bool(given.get("endpoint_pod_names", False)),
+        endpoint_pod_names=_flag(given.get("endpoint_pod_names", False), "endpoint-pod-names"),
         namespaces=_namespaces(given.get("namespaces")),
         upstream=_upstream(given.get("upstream")),
         http=str(given.get("http", default.http)),

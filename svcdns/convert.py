@@ -79,9 +79,22 @@ def _namespace(raw: Mapping[str, Any]) -> str:
 
 def _ip(value: Any, field: str) -> str:
     try:
-        return str(ipaddress.ip_address(str(value)))
+        if not isinstance(value, str) or "%" in value:  # no integers, no IPv6 zone ids
+            raise ValueError(value)
+        return str(ipaddress.ip_address(value))
     except ValueError:
         raise ConversionError(f"{field} {value!r} is not an IP address") from None
+
+
+def _external_name(value: Any) -> str:
+    """A DNS name a CNAME can hold (RFC 1035 limits), or an IP (which gets no record)."""
+    name = str(value).rstrip(".")
+    labels = name.split(".")
+    if len(name) > 253 or not all(0 < len(label) <= 63 and label.isascii() for label in labels):
+        raise ConversionError(f"spec.externalName {value!r} is not a DNS name")
+    if any(char.isspace() or char in '\\"();@$' for char in name):
+        raise ConversionError(f"spec.externalName {value!r} is not a DNS name")
+    return name
 
 
 def _ports(raw_ports: Any, field: str) -> tuple[Port, ...]:
@@ -90,7 +103,7 @@ def _ports(raw_ports: Any, field: str) -> tuple[Port, ...]:
         number = raw.get("port")
         if number is None:
             continue  # an EndpointSlice port without a number means "all ports": no SRV
-        if not isinstance(number, int) or not 0 < number < 65536:
+        if not isinstance(number, int) or isinstance(number, bool) or not 0 < number < 65536:
             raise ConversionError(f"{field}.port {number!r} is not a port number")
         protocol = str(raw.get("protocol") or "TCP").upper()
         ports.append(Port(name=str(raw.get("name") or ""), port=number, protocol=protocol))
@@ -106,7 +119,7 @@ def service(raw: Mapping[str, Any]) -> Service:
         if not external:
             raise ConversionError("spec.externalName missing")
         return Service(
-            namespace, name, ServiceKind.EXTERNAL_NAME, external_name=str(external).rstrip(".")
+            namespace, name, ServiceKind.EXTERNAL_NAME, external_name=_external_name(external)
         )
     cluster_ip = spec.get("clusterIP")
     cluster_ips = spec.get("clusterIPs") or ([cluster_ip] if cluster_ip else [])

@@ -80,14 +80,16 @@ class TcpConnection(asyncio.Protocol):
             self._idle.cancel()
 
     def data_received(self, data: bytes) -> None:
+        # Only a whole message resets the idle timer: a client trickling bytes cannot hold
+        # one of the capped connection slots for ever (RFC 7766 section 6.2.3).
         self._buffer += data
-        self._arm_idle_timer()
         while len(self._buffer) >= 2:
             size = int.from_bytes(self._buffer[:2], "big")
             if len(self._buffer) < 2 + size:
                 break
             message = bytes(self._buffer[2 : 2 + size])
             del self._buffer[: 2 + size]
+            self._arm_idle_timer()
             reply = _safe(self._server.handle, message, udp=False)
             if reply is not None and self._transport is not None:
                 self._transport.write(len(reply).to_bytes(2, "big") + reply)

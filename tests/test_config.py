@@ -87,3 +87,16 @@ def test_config_file_errors(tmp_path: Path) -> None:
 def test_nameserver_addresses_follow_the_listen_addresses() -> None:
     config = build({"listen": ["127.0.0.1:53", "[::1]:53", "0.0.0.0:5353"]})
     assert config.nameserver_addresses() == ("127.0.0.1", "::1")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(True, True), ("false", False), ("no", False), ("yes", True), (0, False)],
+)
+def test_switches_from_a_config_file(value: object, expected: bool) -> None:
+    assert build({"endpoint_pod_names": value}).endpoint_pod_names is expected
+
+
+def test_switch_with_a_bad_value() -> None:
+    with pytest.raises(ConfigError, match="--endpoint-pod-names 'maybe'"):
+        build({"endpoint_pod_names": "maybe"})

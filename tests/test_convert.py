@@ -161,3 +161,19 @@ def test_missing_fields_raise_a_named_error(raw: dict[str, Any], message: str) -
 def test_wrongly_shaped_fields_are_conversion_errors(raw: dict[str, Any]) -> None:
     with pytest.raises(ConversionError):
         from_dict(raw)
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        pytest.param({"clusterIP": "10.0.0.1", "ports": [{"port": True}]}, id="port-true"),
+        pytest.param({"clusterIP": "fe80::1%eth0"}, id="ipv6-zone-id"),
+        pytest.param({"clusterIP": 167772161}, id="ip-as-integer"),
+        pytest.param({"type": "ExternalName", "externalName": "a b..c"}, id="external-spaces"),
+        pytest.param({"type": "ExternalName", "externalName": "x" * 64 + ".com"}, id="long-label"),
+        pytest.param({"type": "ExternalName", "externalName": "ünï.example"}, id="not-ascii"),
+    ],
+)
+def test_values_dns_cannot_carry_are_rejected(spec: dict[str, Any]) -> None:
+    with pytest.raises(ConversionError):
+        from_dict(service(spec))

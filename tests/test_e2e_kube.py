@@ -337,6 +337,8 @@ def test_labels_and_namespaces_limit_what_is_watched(fake: FakeApiServer, start:
     assert server.rcode(f"db.shop.svc.{ZONE}") == dns.rcode.NXDOMAIN  # no dns=yes label
     paths = [p for _, p in fake.requests if "services" in p]
     assert paths and all(p.startswith("/api/v1/namespaces/shop/services") for p in paths)
+    namespace_lists = [p for _, p in fake.requests if p.startswith("/api/v1/namespaces?")]
+    assert namespace_lists and all("metadata.name%3Dshop" in p for p in namespace_lists)
 
 
 def test_bad_kubeconfig_is_one_line(tmp_path: Path) -> None:
@@ -409,3 +411,15 @@ def test_api_and_manifests_sources_serve_identical_records(
     from_api = records("--kubeconfig", str(kubeconfig))
     assert len(from_api) > 50
     assert from_api == records("--manifests", str(example))
+
+
+def test_api_connections_use_tcp_keepalive(fake: FakeApiServer, tmp_path: Path) -> None:
+    import socket
+
+    from svcdns.sources.kube import api_client
+
+    api = api_client(fake.write_kubeconfig(tmp_path / "kubeconfig"), None)
+    options = api.configuration.socket_options
+    assert (socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1) in options
+    assert (socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 30) in options
+    assert (socket.IPPROTO_TCP, socket.TCP_NODELAY, 1) in options  # urllib3's default kept

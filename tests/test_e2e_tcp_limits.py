@@ -96,3 +96,20 @@ def test_client_that_reads_late_gets_every_reply(start_server: ServerFactory) ->
         ids = [dns.message.from_wire(tcp_read_message(sock)).id for _ in range(count)]
         sender.join(timeout=10)
     assert ids == list(range(count))
+
+
+def test_trickling_bytes_do_not_keep_a_connection_open(start_server: ServerFactory) -> None:
+    server = start_server("examples/cluster.yaml", "--tcp-idle-timeout", "0.6")
+    framed = tcp_frame(make_query(WEB, "A", id=7).to_wire())
+    with connect(server) as sock:
+        started = time.monotonic()
+        closed = False
+        for byte in framed[:-1]:  # one byte every 0.2 s: never a whole message
+            try:
+                sock.send(bytes([byte]))
+            except (BrokenPipeError, ConnectionResetError):
+                closed = True
+                break
+            time.sleep(0.2)
+        assert closed or closed_by_server(sock)
+    assert time.monotonic() - started < 0.6 + len(framed) * 0.2 - 0.5

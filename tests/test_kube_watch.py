@@ -186,12 +186,17 @@ def test_resources_follow_discovery_namespaces_and_pod_mode() -> None:
         endpoint_slices=False, namespaces=frozenset({"shop"}), labels="app=web", pods=True
     )
     assert [(r.kind, r.path, r.label_selector, r.field_selector) for r in scoped] == [
-        ("Namespace", "/api/v1/namespaces", "", ""),
+        ("Namespace", "/api/v1/namespaces", "", "metadata.name=shop"),
         ("Service", "/api/v1/namespaces/shop/services", "app=web", ""),
         ("Endpoints", "/api/v1/namespaces/shop/endpoints", "app=web", ""),
         ("Pod", "/api/v1/namespaces/shop/pods", "", "status.phase!=Succeeded,status.phase!=Failed"),
     ]
-    assert scoped[1].name == "services@shop"
+    assert [r.name for r in scoped] == [
+        "namespaces@shop",
+        "services@shop",
+        "endpoints@shop",
+        "pods@shop",
+    ]
 
 
 def test_delete_of_an_unknown_object_is_ignored() -> None:

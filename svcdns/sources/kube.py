@@ -10,11 +10,13 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import urllib3
 from kubernetes import client, config
 
 from svcdns.sources.watch import (
@@ -31,6 +33,14 @@ from svcdns.sources.watch import (
 log = logging.getLogger("svcdns.kube")
 
 CONNECT_TIMEOUT = 5.0
+KEEPALIVE_OPTIONS = [
+    (socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1),
+    *(
+        (socket.IPPROTO_TCP, getattr(socket, option), value)
+        for option, value in (("TCP_KEEPIDLE", 30), ("TCP_KEEPINTVL", 10), ("TCP_KEEPCNT", 3))
+        if hasattr(socket, option)
+    ),
+]
 
 
 class KubeConfigError(Exception):
@@ -61,6 +71,15 @@ def api_client(kubeconfig: Path | None, context: str | None) -> Any:
     except (config.ConfigException, OSError, ValueError, TypeError) as error:
         where = kubeconfig or ("in-cluster config" if kubeconfig is None else default)
         raise KubeConfigError(f"{where}: {' '.join(str(error).split())}") from None
+    # A watch on an idle resource may rightly stay silent for its whole timeout, so a dead
+    # connection (API server node gone, NAT state dropped) is found by TCP keepalive:
+    # probed after 30 s idle, given up after 3 unanswered probes 10 s apart.
+    configuration.socket_options = [
+        *urllib3.connection.HTTPConnection.default_socket_options,
+        *KEEPALIVE_OPTIONS,
+    ]
+    # One connection per watch thread, and some for lists: never "pool full" discards.
+    configuration.connection_pool_maxsize = 64
     return client.ApiClient(configuration)
 
 

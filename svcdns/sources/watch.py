@@ -56,20 +56,18 @@ class Gone(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Resource:
-    """One list/watch target: a kind at a path, with its selectors."""
+    """One list/watch target: a kind at a path, with its selectors; `namespace` when scoped."""
 
     kind: str
     path: str
     label_selector: str = ""
     field_selector: str = ""
+    namespace: str = ""
 
     @property
     def name(self) -> str:
-        return self.path.rsplit("/", 1)[-1] + (
-            "@" + self.path.split("/namespaces/")[1].split("/")[0]
-            if "/namespaces/" in self.path
-            else ""
-        )
+        plural = self.path.rsplit("/", 1)[-1]
+        return f"{plural}@{self.namespace}" if self.namespace else plural
 
 
 def resources(
@@ -79,7 +77,11 @@ def resources(
     labels: str,
     pods: bool,
 ) -> list[Resource]:
-    """What to watch. Namespaces always (NXDOMAIN vs NODATA); Pods only for `--pods verified`."""
+    """What to watch. Namespaces always (NXDOMAIN vs NODATA); Pods only for `--pods verified`.
+
+    With `namespaces`, everything is watched per namespace, the Namespace objects too (by
+    name), so a Role limited to those namespaces is enough.
+    """
     core, discovery = "/api/v1", "/apis/discovery.k8s.io/v1"
     wanted = [("Service", core, "services", labels, "")]
     if endpoint_slices:
@@ -88,14 +90,27 @@ def resources(
         wanted.append(("Endpoints", core, "endpoints", labels, ""))
     if pods:
         wanted.append(("Pod", core, "pods", "", FINISHED_PODS))
-    found = [Resource("Namespace", f"{core}/namespaces")]
-    for kind, group, plural, label_selector, field_selector in wanted:
-        scopes = (
-            [f"{group}/{plural}"]
-            if namespaces is None
-            else [f"{group}/namespaces/{namespace}/{plural}" for namespace in sorted(namespaces)]
+    if namespaces is None:
+        found = [Resource("Namespace", f"{core}/namespaces")]
+        return found + [
+            Resource(kind, f"{group}/{plural}", label_selector, field_selector)
+            for kind, group, plural, label_selector, field_selector in wanted
+        ]
+    found = []
+    for namespace in sorted(namespaces):
+        found.append(
+            Resource("Namespace", f"{core}/namespaces", "", f"metadata.name={namespace}", namespace)
         )
-        found += [Resource(kind, path, label_selector, field_selector) for path in scopes]
+        found += [
+            Resource(
+                kind,
+                f"{group}/namespaces/{namespace}/{plural}",
+                label_selector,
+                field_selector,
+                namespace,
+            )
+            for kind, group, plural, label_selector, field_selector in wanted
+        ]
     return found
 
 
