@@ -80,7 +80,7 @@ def resources(
     """What to watch. Namespaces always (NXDOMAIN vs NODATA); Pods only for `--pods verified`.
 
     With `namespaces`, everything is watched per namespace, the Namespace objects too (by
-    name), so a Role limited to those namespaces is enough.
+    name, so other namespaces never reach us; listing them still takes cluster-wide RBAC).
     """
     core, discovery = "/api/v1", "/apis/discovery.k8s.io/v1"
     wanted = [("Service", core, "services", labels, "")]
