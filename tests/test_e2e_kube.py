@@ -423,3 +423,41 @@ def test_api_connections_use_tcp_keepalive(fake: FakeApiServer, tmp_path: Path) 
     assert (socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1) in options
     assert (socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 30) in options
     assert (socket.IPPROTO_TCP, socket.TCP_NODELAY, 1) in options  # urllib3's default kept
+
+
+def test_tls_api_server_with_its_ca(tmp_path: Path) -> None:
+    from fakeapi import tls_available
+
+    if not tls_available():
+        pytest.skip("neither the cryptography package nor openssl can make a certificate")
+    fake = FakeApiServer(tls=True)
+    fake.start()
+    server = None
+    try:
+        fake.apply(namespace("shop"))
+        fake.apply(service("web", "10.96.100.10"))
+        kubeconfig = fake.write_kubeconfig(tmp_path / "kubeconfig")
+        args = [*SVCDNS, "serve", "--kubeconfig", str(kubeconfig), "--listen", "127.0.0.1:0"]
+        server = KubeServer([*args, "--http", "127.0.0.1:0", "--upstream", "none"])
+        server.wait_ready()
+        eventually(lambda: server.ready_status() == 200, server, "synced over TLS")
+        assert server.a_records(WEB) == ["10.96.100.10"]
+    finally:
+        if server is not None:
+            server.stop()
+        fake.stop()
+
+
+def test_rejected_token_is_retried_and_never_ready(fake: FakeApiServer, tmp_path: Path) -> None:
+    kubeconfig = fake.write_kubeconfig(tmp_path / "kubeconfig")
+    kubeconfig.write_text(kubeconfig.read_text().replace(fake.token, "wrong-token"))
+    args = [*SVCDNS, "serve", "--kubeconfig", str(kubeconfig), "--listen", "127.0.0.1:0"]
+    server = KubeServer([*args, "--http", "127.0.0.1:0", "--upstream", "none"])
+    try:
+        server.wait_ready()
+        assert server.wait_for_line(lambda line: "HTTP 401" in line, 5), server.stderr_text()
+        assert server.wait_for_line(lambda line: "retrying in" in line, 5)
+        assert server.ready_status() == 503
+        assert server.rcode(f"nosuch.shop.svc.{ZONE}") == dns.rcode.SERVFAIL
+    finally:
+        server.stop()
