@@ -22,6 +22,7 @@ QR = 0x8000
 AA = 0x0400
 TC = 0x0200
 RD = 0x0100
+CD = 0x0010
 RA = 0x0080
 CLASS_IN = 1
 CLASSIC_UDP_SIZE = 512  # RFC 1035 section 4.2.1
@@ -154,7 +155,9 @@ def _rrsets(records: Sequence[Record], query: Query) -> list[list[Any]]:
 def encode_reply(query: Query, result: Answer, *, udp: bool, recursion: bool = False) -> bytes:
     """The reply to `query`, cut at whole RRsets with TC where it does not fit: the client's
     size over UDP, 65535 bytes over TCP."""
-    bits: dict[str, int] = {"qr": 1, "rd": (query.header.flags & RD) >> 8}
+    # RD and CD are copied from the query (RFC 1035 4.1.1; RFC 6840 5.9 for CD).
+    flags = query.header.flags
+    bits: dict[str, int] = {"qr": 1, "rd": int(bool(flags & RD)), "cd": int(bool(flags & CD))}
     bits |= {"aa": int(result.authoritative), "ra": int(recursion)}
     rcode = int(result.rcode)
     header = dnslib.DNSHeader(id=query.header.id, rcode=rcode & 0xF, **bits)

@@ -1,7 +1,7 @@
 """Cached wire replies: a repeated question is answered without parsing or encoding.
 
 Pure bytes in, bytes out (no dnslib). The key is what the answer depends on: transport,
-the RD bit, the lower-cased name, type and class, and EDNS (present, version, payload
+the RD and CD bits, the lower-cased name, type and class, and EDNS (present, version, payload
 class); EDNS options and the DO bit change nothing we send, so they do not split entries.
 A hit splices the request's ID and its question bytes (the client's letter case, DNS 0x20)
 into the cached reply. That is only right when the reply names the queried owner solely by
@@ -21,6 +21,7 @@ OPT = 41
 _QR_OR_OPCODE = 0xF8  # first flags byte: QR and the 4 opcode bits
 _RD = 0x01
 _TC = 0x02
+_CD = 0x10  # second flags byte
 # EDNS payload classes by their smallest size: a reply that fits it fits the whole class.
 _PAYLOAD_CLASSES = (4096, 1232, 512)
 CLASSIC_SIZE = 512
@@ -75,7 +76,7 @@ def read_question(data: bytes, *, udp: bool) -> Question | None:
         return None
     key = (
         (b"U" if udp else b"T")
-        + bytes((data[2] & _RD,))
+        + bytes((data[2] & _RD, data[3] & _CD))
         # Lower-case only the name: type and class bytes may fall in the ASCII letter range.
         + data[HEADER_SIZE:name_end].lower()
         + data[name_end:end]

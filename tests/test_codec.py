@@ -171,3 +171,9 @@ def test_names_beyond_rfc1035_limits_are_formerr(labels: tuple[bytes, ...]) -> N
 def test_a_dot_inside_a_label_does_not_alias_another_name() -> None:
     data = wire("1234 0100 0001 0000 0000 0000 " + encode_name(b"web.shop", b"svc") + " 0001 0001")
     assert parse_query(data).name == "web\\.shop.svc"
+
+
+def test_cd_bit_is_copied() -> None:
+    with_cd = QUERY.replace("1234 0100", "1234 0110", 1)
+    reply = encode_reply(parse_query(wire(with_cd)), Answer(Rcode.NOERROR), udp=True)
+    assert reply[2:4].hex() == "8510"  # QR AA RD | CD
