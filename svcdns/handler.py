@@ -46,11 +46,12 @@ class Handler:
     def _answer(self, data: bytes, *, udp: bool) -> bytes | None:
         try:
             header = read_header(data)
+        except WireError:
+            return None  # too short for a header: nothing to reply to
+        try:
             query = parse_query(data)
         except WireError as error:
-            if error.rcode is None:
-                return None
-            return error_reply(header, error.rcode)
+            return None if error.rcode is None else error_reply(header, error.rcode)
         try:
             return encode_reply(query, self.resolve(query), udp=udp)
         except Exception as error:  # one bad answer must not take the server down

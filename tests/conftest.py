@@ -401,17 +401,7 @@ def cluster_ip_service(name: str, ip: str, namespace: str = "shop") -> dict[str,
 
 
 def headless_service(name: str, namespace: str = "shop") -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": {
-            "type": "ClusterIP",
-            "clusterIP": "None",
-            "clusterIPs": ["None"],
-            "ports": [{"name": "http", "port": 80, "protocol": "TCP"}],
-        },
-    }
+    return cluster_ip_service(name, "None", namespace)
 
 
 def endpoint_slice(
