@@ -17,14 +17,14 @@ from typing import Any, NoReturn
 
 from svcdns import SPEC_VERSION, __version__
 from svcdns.config import Config, ConfigError, build, read_file
-from svcdns.model import Event
+from svcdns.core.model import Event
+from svcdns.core.state import ClusterState
+from svcdns.core.zonedata import PodMode
+from svcdns.core.zonefile import to_text, zone_records
+from svcdns.net.transport import ListenError
 from svcdns.serve import serve
 from svcdns.sources.kube import KubeConfigError, KubeSource, api_client
 from svcdns.sources.manifests import ManifestError, ManifestSource, files
-from svcdns.state import ClusterState
-from svcdns.transport import ListenError
-from svcdns.zonedata import PodMode
-from svcdns.zonefile import to_text, zone_records
 
 log = logging.getLogger("svcdns")
 

@@ -15,8 +15,8 @@ from typing import Any
 
 import yaml
 
-from svcdns.transport import ListenAddress
-from svcdns.zonedata import PodMode, ZoneSettings
+from svcdns.core.zonedata import PodMode, ZoneSettings
+from svcdns.net.transport import ListenAddress
 
 DEFAULT_PORT = 53
 WILDCARDS = ("0.0.0.0", "::")

@@ -14,15 +14,15 @@ import time
 from collections.abc import Callable
 
 from svcdns.config import Config, parse_listen
-from svcdns.handler import Handler
-from svcdns.http import OpsServer
-from svcdns.metrics import Metrics
-from svcdns.model import Event, Upsert, key_of
+from svcdns.core.model import Event, Upsert, key_of
+from svcdns.core.state import ClusterState
+from svcdns.core.zonedata import PodMode
+from svcdns.dns.handler import Handler
+from svcdns.net.transport import DnsServer
+from svcdns.ops.http import OpsServer
+from svcdns.ops.metrics import Metrics
 from svcdns.sources.kube import KubeSource, api_client
 from svcdns.sources.manifests import ManifestSource
-from svcdns.state import ClusterState
-from svcdns.transport import DnsServer
-from svcdns.zonedata import PodMode
 
 log = logging.getLogger("svcdns")
 

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from svcdns.config import ConfigError, ListenAddress, build, parse_listen, read_file
-from svcdns.zonedata import PodMode
+from svcdns.core.zonedata import PodMode
 
 
 @pytest.mark.parametrize(

@@ -16,8 +16,8 @@ from typing import Any
 
 import yaml
 
-from svcdns.convert import ConversionError, describe, from_dict
-from svcdns.model import Event, KubeObject, ObjectKey, diff, key_of
+from svcdns.core.convert import ConversionError, describe, from_dict
+from svcdns.core.model import Event, KubeObject, ObjectKey, diff, key_of
 
 log = logging.getLogger("svcdns.manifests")
 

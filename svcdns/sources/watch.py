@@ -25,8 +25,8 @@ from typing import Any, Protocol
 
 import urllib3
 
-from svcdns.convert import ConversionError, describe, from_dict, object_key
-from svcdns.model import Delete, Event, KubeObject, ObjectKey, Upsert, diff, key_of
+from svcdns.core.convert import ConversionError, describe, from_dict, object_key
+from svcdns.core.model import Delete, Event, KubeObject, ObjectKey, Upsert, diff, key_of
 
 log = logging.getLogger("svcdns.kube")
 

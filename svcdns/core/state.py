@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 
-from svcdns.index import RecordIndex, ServiceKey
-from svcdns.model import (
+from svcdns.core.index import RecordIndex, ServiceKey
+from svcdns.core.model import (
     EndpointSlice,
     Event,
     KubeObject,
@@ -21,8 +21,8 @@ from svcdns.model import (
     Upsert,
     key_of,
 )
-from svcdns.names import dashed
-from svcdns.zonedata import PodMode, ZoneSettings, service_records
+from svcdns.core.names import dashed
+from svcdns.core.zonedata import PodMode, ZoneSettings, service_records
 
 
 class ClusterState:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections import Counter
 
-from svcdns.names import under
-from svcdns.rr import Record, RRset
-from svcdns.zonedata import ServiceRecords
+from svcdns.core.names import under
+from svcdns.core.rr import Record, RRset
+from svcdns.core.zonedata import ServiceRecords
 
 ServiceKey = tuple[str, str]  # (namespace, name)
 

@@ -389,7 +389,7 @@ def test_api_and_manifests_sources_serve_identical_records(
 ) -> None:
     import yaml
 
-    example = Path(__file__).resolve().parent.parent / "examples" / "cluster.yaml"
+    example = Path(__file__).resolve().parents[2] / "examples" / "cluster.yaml"
     for name in ("web", "db"):  # the fixture's own objects are not in the example
         fake.delete("Service", "shop", name)
     fake.delete("EndpointSlice", "shop", "db-1")

@@ -12,7 +12,7 @@ from typing import Any
 
 import urllib3
 
-from svcdns.model import Delete, Event, ObjectKey, Service, Upsert
+from svcdns.core.model import Delete, Event, ObjectKey, Service, Upsert
 from svcdns.sources.watch import ApiError, Backoff, Gone, Resource, ResourceWatch, resources
 
 

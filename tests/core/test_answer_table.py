@@ -33,11 +33,11 @@ import dns.reversename
 import dns.rrset
 import pytest
 
-from svcdns.convert import from_dict
-from svcdns.handler import Handler
-from svcdns.model import Upsert
-from svcdns.state import ClusterState
-from svcdns.zonedata import PodMode, ZoneSettings
+from svcdns.core.convert import from_dict
+from svcdns.core.model import Upsert
+from svcdns.core.state import ClusterState
+from svcdns.core.zonedata import PodMode, ZoneSettings
+from svcdns.dns.handler import Handler
 
 NOW = 1_700_000_000
 

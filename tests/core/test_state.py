@@ -4,12 +4,12 @@ from typing import Any
 
 import pytest
 
-from svcdns import state as state_module
-from svcdns.convert import from_dict
-from svcdns.model import Delete, ObjectKey, Upsert
-from svcdns.rr import RRType
-from svcdns.state import ClusterState
-from svcdns.zonedata import PodMode, ZoneSettings
+from svcdns.core import state as state_module
+from svcdns.core.convert import from_dict
+from svcdns.core.model import Delete, ObjectKey, Upsert
+from svcdns.core.rr import RRType
+from svcdns.core.state import ClusterState
+from svcdns.core.zonedata import PodMode, ZoneSettings
 
 T0 = 1_700_000_000
 

@@ -11,7 +11,7 @@ import ipaddress
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from svcdns.model import (
+from svcdns.core.model import (
     Endpoint,
     EndpointGroup,
     EndpointSlice,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from svcdns.model import Delete, Namespace, ObjectKey, Service, Upsert, diff
+from svcdns.core.model import Delete, Namespace, ObjectKey, Service, Upsert, diff
 from svcdns.sources.manifests import ManifestError, ManifestSource, load
 
 SERVICE_YAML = """\

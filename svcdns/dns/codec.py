@@ -14,8 +14,8 @@ from typing import Any
 
 import dnslib
 
-from svcdns.answer import Answer
-from svcdns.rr import Rcode, Record, RRType, SOAData, SRVData
+from svcdns.core.answer import Answer
+from svcdns.core.rr import Rcode, Record, RRType, SOAData, SRVData
 
 HEADER = struct.Struct("!HHHHHH")
 QR = 0x8000

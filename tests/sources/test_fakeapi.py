@@ -28,7 +28,7 @@ from kubernetes import client, config, watch
 
 TOKEN = "test-token"
 # shared/ sits beside the repository, on a developer's machine and in CI alike.
-_BESIDE_REPO = pathlib.Path(__file__).resolve().parent.parent.parent / "shared" / "k8s-api"
+_BESIDE_REPO = pathlib.Path(__file__).resolve().parents[3] / "shared" / "k8s-api"
 RECORDINGS = pathlib.Path(os.environ.get("SVCDNS_K8S_RECORDINGS", str(_BESIDE_REPO)))
 needs_recordings = pytest.mark.skipif(
     not (RECORDINGS / "index.json").is_file(), reason=f"no recordings in {RECORDINGS}"

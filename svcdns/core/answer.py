@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from svcdns import SPEC_VERSION
-from svcdns.model import ServiceKind
-from svcdns.names import undashed, under
-from svcdns.rr import Rcode, Record, RRType, SOAData, SRVData
-from svcdns.state import ClusterState
-from svcdns.zonedata import PodMode, address_type
+from svcdns.core.model import ServiceKind
+from svcdns.core.names import undashed, under
+from svcdns.core.rr import Rcode, Record, RRType, SOAData, SRVData
+from svcdns.core.state import ClusterState
+from svcdns.core.zonedata import PodMode, address_type
 
 REVERSE_ZONES = ("in-addr.arpa", "ip6.arpa")
 DNS_VERSION_TTL = 28800  # spec 2.2: the schema version record

@@ -6,12 +6,12 @@ import dns.message
 import dns.rcode
 import pytest
 
-from svcdns import handler as handler_module
-from svcdns.convert import from_dict
-from svcdns.handler import Handler
-from svcdns.model import Upsert
-from svcdns.state import ClusterState
-from svcdns.zonedata import ZoneSettings
+from svcdns.core.convert import from_dict
+from svcdns.core.model import Upsert
+from svcdns.core.state import ClusterState
+from svcdns.core.zonedata import ZoneSettings
+from svcdns.dns import handler as handler_module
+from svcdns.dns.handler import Handler
 
 WEB = {
     "kind": "Service",

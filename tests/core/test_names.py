@@ -2,7 +2,7 @@
 
 import pytest
 
-from svcdns.names import dashed, is_dns_label, reverse_name, undashed, under
+from svcdns.core.names import dashed, is_dns_label, reverse_name, undashed, under
 
 
 @pytest.mark.parametrize(

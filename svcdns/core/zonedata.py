@@ -13,9 +13,9 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from svcdns.model import EndpointSlice, Port, Service, ServiceKind
-from svcdns.names import dashed, is_dns_label, is_ipv6, reverse_name
-from svcdns.rr import Record, RRType, SRVData
+from svcdns.core.model import EndpointSlice, Port, Service, ServiceKind
+from svcdns.core.names import dashed, is_dns_label, is_ipv6, reverse_name
+from svcdns.core.rr import Record, RRType, SRVData
 
 ServiceRecords = dict[str, tuple[Record, ...]]
 

@@ -4,8 +4,8 @@ from typing import Any
 
 import pytest
 
-from svcdns.convert import ConversionError, from_dict
-from svcdns.model import Endpoint, EndpointSlice, Namespace, Pod, Port, Service, ServiceKind
+from svcdns.core.convert import ConversionError, from_dict
+from svcdns.core.model import Endpoint, EndpointSlice, Namespace, Pod, Port, Service, ServiceKind
 
 
 def service(spec: dict[str, Any], name: str = "web") -> dict[str, Any]:

@@ -11,8 +11,8 @@ import contextlib
 import logging
 from collections.abc import Callable
 
-from svcdns.metrics import CONTENT_TYPE, Metrics
-from svcdns.transport import ListenAddress, ListenError
+from svcdns.net.transport import ListenAddress, ListenError
+from svcdns.ops.metrics import CONTENT_TYPE, Metrics
 
 log = logging.getLogger("svcdns.http")
 

@@ -5,9 +5,9 @@ import dns.message
 import dns.rdatatype
 import pytest
 
-from svcdns.answer import Answer
-from svcdns.codec import Drop, FormErr, NotImp, encode_reply, error_reply, parse_query
-from svcdns.rr import Rcode, Record, RRType
+from svcdns.core.answer import Answer
+from svcdns.core.rr import Rcode, Record, RRType
+from svcdns.dns.codec import Drop, FormErr, NotImp, encode_reply, error_reply, parse_query
 
 
 def wire(spaced: str) -> bytes:

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import logging
 
-from svcdns.answer import Answer, answer
-from svcdns.codec import (
+from svcdns.core.answer import Answer, answer
+from svcdns.core.rr import Rcode, RRType
+from svcdns.core.state import ClusterState
+from svcdns.dns.codec import (
     CLASS_IN,
     Query,
     WireError,
@@ -18,9 +20,7 @@ from svcdns.codec import (
     parse_query,
     read_header,
 )
-from svcdns.rr import Rcode, RRType
-from svcdns.state import ClusterState
-from svcdns.wirecache import WireCache
+from svcdns.dns.wirecache import WireCache
 
 log = logging.getLogger("svcdns.handler")
 

@@ -7,11 +7,11 @@ then the reverse names. Imports only the core.
 from __future__ import annotations
 
 from svcdns import SPEC_VERSION
-from svcdns.answer import DNS_VERSION_TTL, nameserver_addresses, ns_records, soa
-from svcdns.names import under
-from svcdns.rr import Record, RRType
-from svcdns.state import ClusterState
-from svcdns.zonedata import address_type
+from svcdns.core.answer import DNS_VERSION_TTL, nameserver_addresses, ns_records, soa
+from svcdns.core.names import under
+from svcdns.core.rr import Record, RRType
+from svcdns.core.state import ClusterState
+from svcdns.core.zonedata import address_type
 
 
 def zone_records(state: ClusterState) -> list[Record]:

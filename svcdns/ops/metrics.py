@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 
-from svcdns.rr import Rcode
+from svcdns.core.rr import Rcode
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 _RCODE_NAMES = {int(rcode) & 0xF: rcode.name for rcode in Rcode if int(rcode) < 16}

@@ -9,13 +9,13 @@ import dns.rdata
 import dns.rdatatype
 import pytest
 
-from svcdns import handler as handler_module
-from svcdns.convert import from_dict
-from svcdns.handler import Handler
-from svcdns.model import Upsert
-from svcdns.state import ClusterState
-from svcdns.wirecache import WireCache, read_question
-from svcdns.zonedata import ZoneSettings
+from svcdns.core.convert import from_dict
+from svcdns.core.model import Upsert
+from svcdns.core.state import ClusterState
+from svcdns.core.zonedata import ZoneSettings
+from svcdns.dns import handler as handler_module
+from svcdns.dns.handler import Handler
+from svcdns.dns.wirecache import WireCache, read_question
 
 
 def query(name: str, rdtype: str = "A", ident: int = 1, **kwargs: object) -> bytes:

@@ -1,0 +1,1 @@
+"""Operations: /health /ready /metrics over HTTP. Imports `core` at most."""
