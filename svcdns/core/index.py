@@ -1,91 +1,175 @@
-"""The record index: owner name -> RRsets, updated one Service at a time.
+"""The record index: owner name -> ready wire bytes, updated one Service at a time.
 
-Several Services may own records at one name (two headless Services selecting the same
-pod share its PTR owner), so each owner keeps per-Service contributions and a merged view
-the answerer reads. Nothing here ever walks the whole zone. Imports only the core.
+Owners are keyed by their lower-case wire name and hold a *blob* (`core.wire`): every RRset
+of the owner already encoded as the fast path sends it, so no record objects are kept for a
+zone of a million names. A name under `<svc>.<ns>.svc.<zone>` can only come from that
+Service; a reverse name may be shared (two headless Services selecting one pod), and each of
+its PTR records is attributed to the Service its target names. Nothing here walks the whole
+zone. Imports only the core.
 """
 
 from __future__ import annotations
 
-from collections import Counter
+from collections.abc import Iterator
 
 from svcdns.core.names import under
-from svcdns.core.rr import Record, RRset
+from svcdns.core.rr import Record, RRset, RRType
+from svcdns.core.wire import decode_blob, encode_blob, name_text, name_wire, suffixes
 from svcdns.core.zonedata import ServiceRecords
 
 ServiceKey = tuple[str, str]  # (namespace, name)
+_ADDRESS_TYPES = (RRType.A, RRType.AAAA)
+
+
+class RRsetView:
+    """Read-only, decoded view of the index by text name (the answerer's slow path)."""
+
+    def __init__(self, index: RecordIndex) -> None:
+        self._index = index
+
+    def get(self, name: str, default: dict[int, RRset] | None = None) -> dict[int, RRset] | None:
+        wire = _wire_or_none(name)
+        blob = None if wire is None else self._index.blobs.get(wire)
+        return default if blob is None else decode_blob(name, blob)
+
+    def __getitem__(self, name: str) -> dict[int, RRset]:
+        found = self.get(name)
+        if found is None:
+            raise KeyError(name)
+        return found
+
+    def __contains__(self, name: object) -> bool:
+        wire = _wire_or_none(name) if isinstance(name, str) else None
+        return wire is not None and wire in self._index.blobs
+
+    def __len__(self) -> int:
+        return len(self._index.blobs)
 
 
 class RecordIndex:
     def __init__(self, zone: str) -> None:
         self.zone = zone
-        # Merged RRsets by lower-case owner name, then type: the answerer's lookup table.
-        self.rrsets: dict[str, dict[int, RRset]] = {}
-        self._by_service: dict[ServiceKey, ServiceRecords] = {}
-        self._contributions: dict[str, dict[ServiceKey, tuple[Record, ...]]] = {}
+        self.zone_wire = name_wire(zone)
+        # The fast path's table: lower-case wire owner -> blob.
+        self.blobs: dict[bytes, bytes] = {}
         # Empty non-terminals inside the zone (`_tcp.web.shop.svc...`), reference-counted.
-        self._interior: Counter[str] = Counter()
+        self.interior: dict[bytes, int] = {}
+        self.rrsets = RRsetView(self)
+        self._owners_of: dict[ServiceKey, tuple[bytes, ...]] = {}
 
     def exists(self, name: str) -> bool:
         """Whether a name has records or records below it (RFC 4592 empty non-terminals)."""
-        return name in self.rrsets or self._interior[name] > 0
+        wire = _wire_or_none(name)
+        return wire is not None and (wire in self.blobs or self.interior.get(wire, 0) > 0)
 
     def set_service(self, key: ServiceKey, records: ServiceRecords) -> set[str]:
         """Replace one Service's records; return the owner names whose RRsets changed."""
-        old = self._by_service.get(key, {})
-        if old == records:
+        new: dict[bytes, tuple[str, tuple[Record, ...]]] = {
+            name_wire(owner): (owner, rrs) for owner, rrs in records.items() if rrs
+        }
+        old_owners = self._owners_of.get(key, ())
+        if not new and not old_owners:
             return set()
-        if records:
-            self._by_service[key] = records
-        else:
-            self._by_service.pop(key, None)
-        changed = {o for o in old.keys() | records.keys() if old.get(o) != records.get(o)}
-        for owner in changed:
-            contributions = self._contributions.setdefault(owner, {})
-            if owner in records:
-                contributions[key] = records[owner]
+        addresses = {
+            owner: [r for r in rrs if r.rtype in _ADDRESS_TYPES] for owner, rrs in records.items()
+        }
+        changed: set[str] = set()
+        for wire in (*old_owners, *(w for w in new if w not in old_owners)):
+            owner, mine = new.get(wire, ("", ()))
+            owner = owner or name_text(wire)
+            current = self.blobs.get(wire)
+            merged = mine
+            if current is not None and not under(owner, self.zone):
+                merged = _merge_shared(owner, current, key, mine)
+            blob = encode_blob(owner, _by_type(merged), addresses) if merged else None
+            if blob == current:
+                continue
+            changed.add(owner)
+            if blob is None:
+                del self.blobs[wire]
+                self._count_interior(wire, -1)
             else:
-                contributions.pop(key, None)
-            self._merge(owner)
+                if current is None:
+                    self._count_interior(wire, +1)
+                self.blobs.pop(wire, None)  # re-keyed so the key object is the one we keep
+                self.blobs[wire] = blob
+        if new:
+            self._owners_of[key] = tuple(new)
+        else:
+            self._owners_of.pop(key, None)
         return changed
 
     def records(self) -> list[Record]:
         """Every stored record, sorted by name then type (for `svcdns records`)."""
+        owners = sorted(((name_text(w), b) for w, b in self.blobs.items()), key=_sort_key)
         return [
             record
-            for owner in sorted(self.rrsets, key=_sort_key)
-            for rtype in sorted(self.rrsets[owner])
-            for record in self.rrsets[owner][rtype]
+            for owner, blob in owners
+            for _, rrset in sorted(decode_blob(owner, blob).items())
+            for record in rrset
         ]
 
-    def _merge(self, owner: str) -> None:
-        contributions = self._contributions[owner]
-        if not contributions:
-            del self._contributions[owner]
-            if self.rrsets.pop(owner, None) is not None:
-                self._count_interior(owner, -1)
-            return
-        merged: dict[int, dict[Record, None]] = {}
-        for key in sorted(contributions):
-            for record in contributions[key]:
-                merged.setdefault(record.rtype, {})[record] = None
-        if owner not in self.rrsets:
-            self._count_interior(owner, +1)
-        self.rrsets[owner] = {rtype: tuple(rrset) for rtype, rrset in merged.items()}
-
-    def _count_interior(self, owner: str, step: int) -> None:
-        if not under(owner, self.zone):
+    def _count_interior(self, owner: bytes, step: int) -> None:
+        zone = self.zone_wire
+        if not owner.endswith(zone):
             return  # reverse names: only exact owners exist
-        name = owner
-        while True:
-            name = name.partition(".")[2]
-            if len(name) <= len(self.zone):
+        for _, name in _proper_ancestors(owner):
+            if len(name) <= len(zone):
                 return
-            self._interior[name] += step
-            if self._interior[name] <= 0:
-                del self._interior[name]
+            count = self.interior.get(name, 0) + step
+            if count > 0:
+                self.interior[name] = count
+            else:
+                self.interior.pop(name, None)
 
 
-def _sort_key(name: str) -> tuple[str, ...]:
+def _proper_ancestors(owner: bytes) -> Iterator[tuple[int, bytes]]:
+    walk = suffixes(owner)
+    next(walk, None)
+    return walk
+
+
+def _merge_shared(
+    owner: str, current: bytes, key: ServiceKey, mine: tuple[Record, ...]
+) -> tuple[Record, ...]:
+    """A shared reverse owner: the other Services' PTRs kept, this Service's replaced, in
+    Service order."""
+    by_service: dict[ServiceKey, list[Record]] = {}
+    for rrset in decode_blob(owner, current).values():
+        for record in rrset:
+            contributor = _service_of_target(str(record.data))
+            if contributor != key:
+                by_service.setdefault(contributor or ("", ""), []).append(record)
+    if mine:
+        by_service[key] = list(mine)
+    return tuple(r for k in sorted(by_service) for r in by_service[k])
+
+
+def _service_of_target(target: str) -> ServiceKey | None:
+    """`db-0.db.shop.svc.<zone>` or `db.shop.svc.<zone>` -> ("shop", "db")."""
+    labels = target.split(".")
+    if "svc" not in labels:
+        return None
+    at = labels.index("svc")
+    return (labels[at - 1], labels[at - 2]) if at >= 2 else None
+
+
+def _by_type(records: tuple[Record, ...]) -> list[tuple[Record, ...]]:
+    groups: dict[int, dict[Record, None]] = {}
+    for record in records:
+        groups.setdefault(record.rtype, {})[record] = None
+    return [tuple(group) for group in groups.values()]
+
+
+def _wire_or_none(name: str) -> bytes | None:
+    if "\\" in name:
+        return None  # an escaped dot: no owner of ours has one
+    try:
+        return name_wire(name)
+    except ValueError:
+        return None
+
+
+def _sort_key(item: tuple[str, bytes]) -> tuple[str, ...]:
     # Zone-file order: by labels from the root, so a name sits next to its parent.
-    return tuple(reversed(name.split(".")))
+    return tuple(reversed(item[0].split(".")))

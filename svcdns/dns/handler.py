@@ -1,12 +1,15 @@
 """Bytes in, bytes out: one DNS message to its reply, or None to drop it.
 
-Every error becomes an rcode here, in one place: wire errors carry theirs, an exception
-while answering becomes SERVFAIL and one log line. Never raises. No sockets.
+A plain query is answered by the fast path from ready bytes; whatever it declines goes to
+the full path (dnslib parse, the answerer, dnslib encode). Every error becomes an rcode
+here, in one place: wire errors carry theirs, an exception while answering becomes SERVFAIL
+and one log line. Never raises. No sockets.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 
 from svcdns.core.answer import Answer, answer
 from svcdns.core.rr import Rcode, RRType
@@ -20,30 +23,30 @@ from svcdns.dns.codec import (
     parse_query,
     read_header,
 )
-from svcdns.dns.wirecache import WireCache
+from svcdns.dns.fastpath import FastPath
 
 log = logging.getLogger("svcdns.handler")
+FAILURE_REPORT_INTERVAL = 10  # seconds between log lines about fast-path failures
 
 _ZONE_TRANSFERS = (RRType.AXFR, RRType.IXFR)
 
 
 class Handler:
-    def __init__(self, state: ClusterState, *, cache: WireCache | None = None) -> None:
+    def __init__(self, state: ClusterState) -> None:
         self.state = state
-        self.cache = cache or WireCache()
+        self.fast = FastPath(state)
+        self._fast_failures = 0
+        self._last_failure_report = -float(FAILURE_REPORT_INTERVAL)
 
     def handle(self, data: bytes, *, udp: bool) -> bytes | None:
-        version = self.state.version
-        cached = self.cache.get(data, udp=udp, version=version)
-        if cached is not None:
-            return cached
-        reply = self._answer(data, udp=udp)
-        # SERVFAIL is transient (an error, or not synced yet): never remembered.
-        if reply is not None and reply[3] & 0xF != Rcode.SERVFAIL:
-            self.cache.store(data, reply, udp=udp, version=version)
-        return reply
+        try:
+            reply = self.fast.answer(data, udp=udp)
+        except Exception as error:  # a fast-path bug must cost speed, never an answer
+            self._report_fast_failure(error)
+            reply = None
+        return reply if reply is not None else self.full(data, udp=udp)
 
-    def _answer(self, data: bytes, *, udp: bool) -> bytes | None:
+    def full(self, data: bytes, *, udp: bool) -> bytes | None:
         try:
             header = read_header(data)
         except WireError:
@@ -63,6 +66,20 @@ class Handler:
                 error,
             )
             return self._servfail(query, udp=udp)
+
+    def _report_fast_failure(self, error: Exception) -> None:
+        """At most one line per interval, whatever a client sends."""
+        self._fast_failures += 1
+        now = time.monotonic()
+        if now - self._last_failure_report >= FAILURE_REPORT_INTERVAL:
+            log.error(
+                "fast path failed %d times in the last %d s (last: %s); full path used",
+                self._fast_failures,
+                FAILURE_REPORT_INTERVAL,
+                type(error).__name__,
+            )
+            self._fast_failures = 0
+            self._last_failure_report = now
 
     def resolve(self, query: Query) -> Answer:
         if query.edns is not None and query.edns.version > 0:

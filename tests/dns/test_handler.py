@@ -45,6 +45,7 @@ def test_exception_while_answering_is_servfail_with_one_log_line(
         raise RuntimeError("boom")
 
     monkeypatch.setattr(handler_module, "answer", broken)
+    monkeypatch.setattr(handler.fast, "answer", lambda *_, **__: None)  # the full path
     with caplog.at_level(logging.ERROR, logger="svcdns.handler"):
         reply = ask(handler, "web.shop.svc.cluster.local")
     assert reply.rcode() == dns.rcode.SERVFAIL
@@ -54,6 +55,25 @@ def test_exception_while_answering_is_servfail_with_one_log_line(
     ]
     monkeypatch.undo()
     assert ask(handler, "web.shop.svc.cluster.local").rcode() == dns.rcode.NOERROR
+
+
+def test_fast_path_failure_is_answered_by_the_full_path_with_bounded_logging(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    handler = make_handler()
+
+    def broken(*_: object, **__: object) -> None:
+        raise IndexError("bug")
+
+    monkeypatch.setattr(handler.fast, "answer", broken)
+    with caplog.at_level(logging.ERROR, logger="svcdns.handler"):
+        replies = [ask(handler, "web.shop.svc.cluster.local") for _ in range(100)]
+    assert {r.rcode() for r in replies} == {dns.rcode.NOERROR}
+    assert all(r.answer for r in replies)
+    # One line for the whole burst, whatever the number of failing packets.
+    assert [r.getMessage() for r in caplog.records] == [
+        "fast path failed 1 times in the last 10 s (last: IndexError); full path used"
+    ]
 
 
 def test_before_sync_nxdomain_becomes_servfail_and_known_names_answer() -> None:

@@ -1,0 +1,199 @@
+"""Ready bytes: an owner's RRsets in DNS wire form (RFC 1035 4.1.3), as the fast path sends them.
+
+An owner's *blob* holds, per type, the answer section a query for that owner and type gets,
+and for SRV the additional section (the targets' addresses). Every record names its owner
+with a pointer to the question (offset 12), and SRV targets compress toward the question, so
+a reply is the header, the client's own question bytes, then these bytes unchanged: the
+pointers stay right whatever letter case the client used. Pure; imports only the core.
+
+Blob layout, repeated per type: type, answer count, additional count, answer length,
+additional length (5 x u16), then the answer bytes and the additional bytes.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import struct
+from collections.abc import Iterator, Mapping, Sequence
+
+from svcdns.core.rr import Record, RRType, SRVData
+
+QUESTION_OFFSET = 12  # the question's name starts right after the header
+POINTER = 0xC000
+MAX_POINTER = 0x3FFF
+TYPE_HEADER = struct.Struct("!HHHHH")
+_RR_FIXED = struct.Struct("!HHIH")  # type, class, TTL, rdata length
+CLASS_IN = 1
+_QUESTION_POINTER = (POINTER | QUESTION_OFFSET).to_bytes(2, "big")
+
+
+def name_wire(name: str) -> bytes:
+    """`web.shop.svc.cluster.local` -> wire labels, root-terminated, lower-cased."""
+    if not name:
+        return b"\x00"
+    out = bytearray()
+    for label in name.lower().encode("utf-8").split(b"."):
+        if not 0 < len(label) <= 63:
+            raise ValueError(f"not a DNS name: {name[:100]!r}")
+        out.append(len(label))
+        out += label
+    out.append(0)
+    return bytes(out)
+
+
+def name_text(wire: bytes) -> str:
+    """Uncompressed wire labels -> text without the trailing dot (dots in a label escaped)."""
+    labels = []
+    position = 0
+    while wire[position]:
+        length = wire[position]
+        labels.append(wire[position + 1 : position + 1 + length].replace(b".", b"\\."))
+        position += 1 + length
+    return b".".join(labels).decode("latin-1")
+
+
+def suffixes(wire: bytes) -> Iterator[tuple[int, bytes]]:
+    """(offset, suffix) for every proper name suffix of `wire` at a label boundary, longest
+    first, the root excluded."""
+    position = 0
+    while wire[position]:
+        yield position, wire[position:]
+        position += 1 + wire[position]
+
+
+class _NameWriter:
+    """Compresses names toward names written earlier in the same body (RFC 1035 4.1.4).
+
+    Never toward the question: its letter case is the client's, and targets must read as we
+    store them. Pointers into the answer stay valid under truncation, which keeps the answer
+    whole or drops it together with the additional section."""
+
+    def __init__(self) -> None:
+        self._written: dict[bytes, int] = {}
+
+    def write(self, name: bytes, at: int) -> bytes:
+        """`name` as written at message offset `at`."""
+        for position, suffix in suffixes(name):
+            offset = self._written.get(suffix)
+            if offset is not None:
+                self._remember(name[:position], name, at)
+                return name[:position] + (POINTER | offset).to_bytes(2, "big")
+        self._remember(name, name, at)
+        return name
+
+    def _remember(self, literal: bytes, name: bytes, at: int) -> None:
+        position = 0
+        while position < len(literal) and literal[position]:
+            if at + position <= MAX_POINTER:
+                self._written.setdefault(name[position:], at + position)
+            position += 1 + literal[position]
+
+
+def address_bytes(address: str) -> bytes:
+    return ipaddress.ip_address(address).packed
+
+
+def _rdata(record: Record, names: _NameWriter, at: int) -> bytes:
+    """The rdata of `record`, which starts at message offset `at`."""
+    data = record.data
+    if record.rtype in (RRType.A, RRType.AAAA):
+        return address_bytes(str(data))
+    if isinstance(data, SRVData):
+        fixed = struct.pack("!HHH", data.priority, data.weight, data.port)
+        return fixed + names.write(name_wire(data.target), at + len(fixed))
+    return names.write(name_wire(str(data)), at)  # CNAME, PTR
+
+
+def encode_blob(
+    owner: str, rrsets: Sequence[Sequence[Record]], addresses: Mapping[str, Sequence[Record]]
+) -> bytes:
+    """The blob of one owner: its RRsets (one per type), and for SRV the A/AAAA of targets
+    found in `addresses` (target name -> its address records), as RFC 2782 asks."""
+    body_start = QUESTION_OFFSET + len(name_wire(owner)) + 4  # after the question
+    out = bytearray()
+    for rrset in rrsets:
+        answer = bytearray()
+        names = _NameWriter()
+        targets: dict[str, int] = {}  # target name -> where it starts in the message
+        for record in rrset:
+            rdata = _rdata(record, names, body_start + len(answer) + 12)
+            if isinstance(record.data, SRVData) and record.data.target not in targets:
+                targets[record.data.target] = body_start + len(answer) + 12 + 6
+            answer += _QUESTION_POINTER + _RR_FIXED.pack(
+                record.rtype, CLASS_IN, record.ttl, len(rdata)
+            )
+            answer += rdata
+        additional = bytearray()
+        count = 0
+        for target, start in targets.items():
+            # Each address names its owner by a pointer to the target inside the SRV rdata.
+            owner_bytes = (POINTER | start).to_bytes(2, "big")
+            if start > MAX_POINTER:
+                owner_bytes = name_wire(target)
+            for extra in addresses.get(target, ()):
+                rdata = address_bytes(str(extra.data))
+                additional += owner_bytes
+                additional += _RR_FIXED.pack(extra.rtype, CLASS_IN, extra.ttl, len(rdata)) + rdata
+                count += 1
+        out += TYPE_HEADER.pack(rrset[0].rtype, len(rrset), count, len(answer), len(additional))
+        out += answer + additional
+    return bytes(out)
+
+
+def blob_types(blob: bytes) -> Iterator[tuple[int, int, int, bytes, bytes]]:
+    """(type, answer count, additional count, answer bytes, additional bytes) per type."""
+    position = 0
+    while position < len(blob):
+        rtype, ancount, arcount, anlen, arlen = TYPE_HEADER.unpack_from(blob, position)
+        position += TYPE_HEADER.size
+        answer = blob[position : position + anlen]
+        additional = blob[position + anlen : position + anlen + arlen]
+        position += anlen + arlen
+        yield rtype, ancount, arcount, answer, additional
+
+
+def decode_blob(owner: str, blob: bytes) -> dict[int, tuple[Record, ...]]:
+    """The RRsets a blob holds, back as records (for the slow path and `svcdns records`)."""
+    owner_wire = name_wire(owner)
+    rrsets: dict[int, tuple[Record, ...]] = {}
+    for rtype, ancount, _, answer, _ in blob_types(blob):
+        # Rebuild the message prefix the pointers assume: header, then the question.
+        message = bytes(QUESTION_OFFSET) + owner_wire + bytes(4)
+        records = []
+        position = 0
+        for _ in range(ancount):
+            _, _, ttl, length = _RR_FIXED.unpack_from(answer, position + 2)
+            start = position + 2 + _RR_FIXED.size
+            rdata = answer[start : start + length]
+            base = len(message) + start
+            records.append(
+                Record(
+                    owner, RRType(rtype), ttl, _rdata_value(rtype, rdata, message + answer, base)
+                )
+            )
+            position = start + length
+        rrsets[rtype] = tuple(records)
+    return rrsets
+
+
+def _rdata_value(rtype: int, rdata: bytes, message: bytes, base: int) -> str | SRVData:
+    if rtype in (RRType.A, RRType.AAAA):
+        return str(ipaddress.ip_address(rdata))
+    if rtype == RRType.SRV:
+        priority, weight, port = struct.unpack_from("!HHH", rdata)
+        return SRVData(priority, weight, port, read_name(message, base + 6))
+    return read_name(message, base)
+
+
+def read_name(message: bytes, position: int) -> str:
+    """A possibly compressed name of our own making (pointers only go backwards)."""
+    labels: list[bytes] = []
+    while True:
+        length = message[position]
+        if length & 0xC0:
+            position = int.from_bytes(message[position : position + 2], "big") & MAX_POINTER
+            continue
+        if length == 0:
+            return b".".join(labels).decode("latin-1")
+        labels.append(message[position + 1 : position + 1 + length])
+        position += 1 + length

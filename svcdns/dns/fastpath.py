@@ -1,0 +1,267 @@
+"""The fast path: a plain query answered from ready bytes, with no parsing library.
+
+Reads the question by hand, looks its lower-cased wire name up in the index's blobs, and
+writes the reply as header + the client's own question bytes (its letter case, DNS 0x20) +
+the owner's ready RRset bytes, whose pointers all lead into that question. Negative answers
+come from a template holding the current SOA, so a serial bump can never leave a stale one.
+
+It answers only what it is sure of and returns None for everything else, which the handler
+gives to the full parser: anything not a plain IN query with at most a well-formed OPT, EDNS
+version above 0, ANY, zone transfers, special names (apex, `dns-version`, `ns.dns`,
+`<ns>.svc`, pods), CNAMEs into the zone, names outside the zone, and any time before the
+first sync. The same input gets the same reply either way; `tests/dns/test_fastpath.py`
+compares the two paths. No sockets, no clocks, no dnslib.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from svcdns.core.state import ClusterState
+from svcdns.core.wire import POINTER, TYPE_HEADER
+
+HEADER_SIZE = 12
+CLASSIC_UDP = 512  # RFC 1035 4.2.1
+MAX_UDP = 65507
+MAX_TCP = 65535  # RFC 1035 4.2.2: the length prefix
+OPT_TYPE = b"\x00\x29"
+# Our OPT (RFC 6891 6.1.2): root owner, payload 1232, extended rcode 0, version 0, no flags.
+OUR_OPT = b"\x00\x00\x29\x04\xd0\x00\x00\x00\x00\x00\x00"
+_ONE_QUESTION_NO_ANSWERS = b"\x00\x01\x00\x00\x00\x00"
+_CLASS_IN = b"\x00\x01"
+_QR_OPCODE = 0xF8
+_AA_QR = 0x84
+_TC = 0x02
+_RD = 0x01
+_CD = 0x10
+_CNAME = 5
+_SLOW_TYPES = frozenset((251, 252, 255))  # IXFR, AXFR, ANY: the full path decides
+_NXDOMAIN = 3
+_NOERROR = 0
+_SPECIAL_SINGLE = frozenset((b"dns-version", b"dns", b"svc", b"pod"))
+_SOA_FIXED = struct.Struct("!HHIH")
+_COUNTS = struct.Struct("!HHH")  # answer, authority, additional
+
+
+class FastPath:
+    def __init__(self, state: ClusterState) -> None:
+        self.state = state
+        index = state.index
+        self._blobs = index.blobs
+        self._interior = index.interior
+        self._zone = index.zone_wire
+        settings = state.settings
+        self._soa_ttl = min(settings.ttl, 300)
+        self._minimum = settings.ttl
+        self._soa_serial = -1
+        self._soa_by_offset: dict[int, bytes] = {}
+
+    def answer(self, data: bytes, *, udp: bool) -> bytes | None:
+        """The reply to `data`, or None when the full path must decide."""
+        size = len(data)
+        if (
+            size < HEADER_SIZE + 5
+            or data[2] & _QR_OPCODE
+            or data[4:10] != _ONE_QUESTION_NO_ANSWERS
+            or not self.state.synced
+        ):
+            return None
+        end = data.find(0, HEADER_SIZE)  # the root label, if no label holds a zero byte
+        if end < 0:
+            return None
+        question_end = end + 5
+        if question_end > size or data[end + 3 : question_end] != _CLASS_IN:
+            return None
+        additional = data[10:12]
+        if additional == b"\x00\x00":
+            if size != question_end:
+                return None
+            limit = CLASSIC_UDP if udp else MAX_TCP
+            opt = b""
+        elif additional == b"\x00\x01":
+            payload = _opt_payload(data, question_end, size)
+            if payload < 0:
+                return None
+            limit = min(max(CLASSIC_UDP, payload), MAX_UDP) if udp else MAX_TCP
+            opt = OUR_OPT
+        else:
+            return None
+        qtype = data[end + 1 : end + 3]
+        name = data[HEADER_SIZE : end + 1].lower()
+        blob = self._blobs.get(name)
+        if blob is None:
+            # Unknown names: only now check the name is well formed (a known one must be).
+            rcode = self._negative_rcode(name)
+            if rcode < 0:
+                return None
+            return self._negative(data, question_end, name, rcode, opt, limit)
+        qtype_number = int.from_bytes(qtype, "big")
+        if qtype_number in _SLOW_TYPES:
+            return None
+        position, blob_size = 0, len(blob)
+        while position < blob_size:
+            rtype, ancount, arcount, anlen, arlen = TYPE_HEADER.unpack_from(blob, position)
+            start = position + 10
+            if rtype in (qtype_number, _CNAME):
+                if rtype == _CNAME and self._cname_into_zone(blob, start + anlen):
+                    return None  # the chase needs the answerer
+                body = blob[start : start + anlen + arlen]
+                counts = _COUNTS.pack(ancount, 0, arcount + bool(opt))
+                reply = b"".join(
+                    (
+                        data[:2],
+                        bytes((_AA_QR | (data[2] & _RD), data[3] & _CD)),
+                        b"\x00\x01",
+                        counts,
+                        data[HEADER_SIZE:question_end],
+                        body,
+                        opt,
+                    )
+                )
+                if len(reply) > limit:
+                    return _truncate(reply, question_end + anlen, limit, opt, arcount)
+                return reply
+            position = start + anlen + arlen
+        if not name.endswith(self._zone):
+            return None  # NODATA at a reverse name: that zone's SOA is the full path's
+        return self._negative(data, question_end, name, _NOERROR, opt, limit)
+
+    def _cname_into_zone(self, blob: bytes, answer_end: int) -> bool:
+        return blob[:answer_end].endswith(self._zone)
+
+    def _negative_rcode(self, name: bytes) -> int:
+        """NXDOMAIN or NODATA for a well-formed name in the zone that is not special; -1 for
+        anything the full path must see."""
+        zone = self._zone
+        if not name.endswith(zone) or len(name) > 255:
+            return -1
+        relative_end = len(name) - len(zone)
+        labels: list[int] = []  # start of each label before the zone
+        position = 0
+        while position < relative_end:
+            length = name[position]
+            if length == 0 or length > 63:
+                return -1
+            labels.append(position)
+            position += 1 + length
+        if position != relative_end or not labels:
+            return -1
+        last = name[labels[-1] + 1 : relative_end]
+        count = len(labels)
+        if last == b"pod" or (count == 1 and last in _SPECIAL_SINGLE):
+            return -1
+        if count == 2 and (last in (b"svc", b"dns")):
+            return -1
+        return _NOERROR if self._interior.get(name, 0) > 0 else _NXDOMAIN
+
+    def _negative(
+        self, data: bytes, question_end: int, name: bytes, rcode: int, opt: bytes, limit: int
+    ) -> bytes:
+        """NXDOMAIN or NODATA (RFC 2308): the zone's current SOA in authority."""
+        reply = b"".join(
+            (
+                data[:2],
+                bytes((_AA_QR | (data[2] & _RD), (data[3] & _CD) | rcode)),
+                b"\x00\x01\x00\x00\x00\x01",
+                b"\x00\x01" if opt else b"\x00\x00",
+                data[HEADER_SIZE:question_end],
+                self._soa(HEADER_SIZE + len(name) - len(self._zone)),
+                opt,
+            )
+        )
+        return reply
+
+    def _soa(self, zone_offset: int) -> bytes:
+        """The zone's SOA record, its names pointing at the zone inside the question."""
+        serial = self.state.serial
+        if serial != self._soa_serial:
+            self._soa_by_offset.clear()
+            self._soa_serial = serial
+        record = self._soa_by_offset.get(zone_offset)
+        if record is None:
+            zone = (POINTER | zone_offset).to_bytes(2, "big")
+            rdata = b"".join(
+                (
+                    b"\x02ns\x03dns",
+                    zone,
+                    b"\x0ahostmaster",
+                    zone,
+                    struct.pack("!IIIII", serial, 7200, 1800, 86400, self._minimum),
+                )
+            )
+            fixed = _SOA_FIXED.pack(6, 1, self._soa_ttl, len(rdata))
+            record = zone + fixed + rdata
+            self._soa_by_offset[zone_offset] = record
+        return record
+
+
+def _opt_payload(data: bytes, start: int, size: int) -> int:
+    """The UDP payload of a well-formed, version-0 OPT that ends the message; -1 otherwise
+    (any other OPT, even one with a bad option, is the full parser's to judge)."""
+    if (
+        size < start + 11
+        or data[start] != 0
+        or data[start + 1 : start + 3] != OPT_TYPE
+        or data[start + 6] != 0  # EDNS version: above 0 gets BADVERS from the full path
+        or int.from_bytes(data[start + 9 : start + 11], "big") != size - start - 11
+    ):
+        return -1
+    position = start + 11
+    while position < size:  # each option: code, length, data (RFC 6891 6.1.2)
+        if position + 4 > size:
+            return -1
+        position += 4 + int.from_bytes(data[position + 2 : position + 4], "big")
+    if position != size:
+        return -1
+    return int.from_bytes(data[start + 3 : start + 5], "big")
+
+
+def _truncate(reply: bytes, answer_end: int, limit: int, opt: bytes, arcount: int) -> bytes:
+    """Cut at whole RRsets (RFC 2181 9): TC when the answer cannot fit (the question is kept,
+    the answer dropped); additional RRsets that do not fit are left out without TC."""
+    if answer_end + len(opt) > limit:
+        header = bytearray(reply[:HEADER_SIZE])
+        header[2] |= _TC
+        header[6:12] = _COUNTS.pack(0, 0, bool(opt))
+        question_end = _skip_name(reply, HEADER_SIZE) + 4
+        return bytes(header) + reply[HEADER_SIZE:question_end] + opt
+    kept, kept_count = answer_end, 0
+    for end, count in _rrset_ends(reply, answer_end, arcount):
+        if end + len(opt) > limit:
+            break
+        kept, kept_count = end, count
+    header = bytearray(reply[:HEADER_SIZE])
+    header[10:12] = (kept_count + bool(opt)).to_bytes(2, "big")
+    return bytes(header) + reply[HEADER_SIZE:kept] + opt
+
+
+def _skip_name(message: bytes, position: int) -> int:
+    while True:
+        length = message[position]
+        if length & 0xC0:
+            return position + 2
+        if length == 0:
+            return position + 1
+        position += 1 + length
+
+
+def _rr_end(message: bytes, position: int) -> tuple[int, bytes]:
+    """Where the record at `position` ends, and its owner and type (the RRset identity)."""
+    owner_end = _skip_name(message, position)
+    identity = message[position : owner_end + 2]
+    length = int.from_bytes(message[owner_end + 8 : owner_end + 10], "big")
+    return owner_end + 10 + length, identity
+
+
+def _rrset_ends(reply: bytes, start: int, arcount: int) -> list[tuple[int, int]]:
+    """(end offset, records so far) after each whole RRset of the additional section."""
+    ends: list[tuple[int, int]] = []
+    position, previous = start, b""
+    for count in range(arcount):
+        end, identity = _rr_end(reply, position)
+        if count and identity != previous:
+            ends.append((position, count))
+        previous, position = identity, end
+    if arcount:
+        ends.append((position, arcount))
+    return ends
