@@ -64,8 +64,9 @@ class RecordIndex:
 
     def set_service(self, key: ServiceKey, records: ServiceRecords) -> set[str]:
         """Replace one Service's records; return the owner names whose RRsets changed."""
+        wires = {owner: name_wire(owner) for owner in records}
         new: dict[bytes, tuple[str, tuple[Record, ...]]] = {
-            name_wire(owner): (owner, rrs) for owner, rrs in records.items() if rrs
+            wires[owner]: (owner, rrs) for owner, rrs in records.items() if rrs
         }
         old_owners = self._owners_of.get(key, ())
         if not new and not old_owners:
@@ -81,7 +82,7 @@ class RecordIndex:
             merged = mine
             if current is not None and not under(owner, self.zone):
                 merged = _merge_shared(owner, current, key, mine)
-            blob = encode_blob(owner, _by_type(merged), addresses) if merged else None
+            blob = encode_blob(owner, _by_type(merged), addresses, wires) if merged else None
             if blob == current:
                 continue
             changed.add(owner)

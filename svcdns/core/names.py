@@ -44,6 +44,8 @@ def undashed(label: str) -> str | None:
 
 def reverse_name(address: str) -> str:
     """The in-addr.arpa / ip6.arpa owner of an address, without the trailing dot."""
+    if ":" not in address:  # addresses come canonical from `convert`: reverse the octets
+        return ".".join(reversed(address.split("."))) + ".in-addr.arpa"
     return ipaddress.ip_address(address).reverse_pointer
 
 

@@ -13,6 +13,7 @@ additional length (5 x u16), then the answer bytes and the additional bytes.
 from __future__ import annotations
 
 import ipaddress
+import socket
 import struct
 from collections.abc import Iterator, Mapping, Sequence
 
@@ -31,14 +32,13 @@ def name_wire(name: str) -> bytes:
     """`web.shop.svc.cluster.local` -> wire labels, root-terminated, lower-cased."""
     if not name:
         return b"\x00"
-    out = bytearray()
-    for label in name.lower().encode("utf-8").split(b"."):
-        if not 0 < len(label) <= 63:
-            raise ValueError(f"not a DNS name: {name[:100]!r}")
-        out.append(len(label))
-        out += label
-    out.append(0)
-    return bytes(out)
+    labels = name.lower().encode("utf-8").split(b".")
+    if b"" in labels or max(map(len, labels)) > 63:
+        raise ValueError(f"not a DNS name: {name[:100]!r}")
+    return b"".join([_LENGTHS[len(label)] + label for label in labels]) + b"\x00"
+
+
+_LENGTHS = [bytes((n,)) for n in range(64)]
 
 
 def name_text(wire: bytes) -> str:
@@ -90,33 +90,50 @@ class _NameWriter:
 
 
 def address_bytes(address: str) -> bytes:
-    return ipaddress.ip_address(address).packed
+    # inet_pton is a pure conversion (no I/O), and ten times faster than ipaddress.
+    return socket.inet_pton(socket.AF_INET6 if ":" in address else socket.AF_INET, address)
 
 
-def _rdata(record: Record, names: _NameWriter, at: int) -> bytes:
+def _rdata(record: Record, names: _NameWriter, at: int, wires: dict[str, bytes]) -> bytes:
     """The rdata of `record`, which starts at message offset `at`."""
     data = record.data
     if record.rtype in (RRType.A, RRType.AAAA):
         return address_bytes(str(data))
     if isinstance(data, SRVData):
         fixed = struct.pack("!HHH", data.priority, data.weight, data.port)
-        return fixed + names.write(name_wire(data.target), at + len(fixed))
-    return names.write(name_wire(str(data)), at)  # CNAME, PTR
+        return fixed + names.write(_wire_of(data.target, wires), at + len(fixed))
+    return names.write(_wire_of(str(data), wires), at)  # CNAME, PTR
+
+
+def _wire_of(name: str, wires: dict[str, bytes]) -> bytes:
+    wire = wires.get(name)
+    if wire is None:
+        wire = wires[name] = name_wire(name)
+    return wire
 
 
 def encode_blob(
-    owner: str, rrsets: Sequence[Sequence[Record]], addresses: Mapping[str, Sequence[Record]]
+    owner: str,
+    rrsets: Sequence[Sequence[Record]],
+    addresses: Mapping[str, Sequence[Record]],
+    wires: dict[str, bytes] | None = None,
 ) -> bytes:
     """The blob of one owner: its RRsets (one per type), and for SRV the A/AAAA of targets
-    found in `addresses` (target name -> its address records), as RFC 2782 asks."""
-    body_start = QUESTION_OFFSET + len(name_wire(owner)) + 4  # after the question
+    found in `addresses` (target name -> its address records), as RFC 2782 asks. `wires`
+    memoises text -> wire names across the owners of one Service."""
+    wires = {} if wires is None else wires
+    if len(rrsets) == 1 and len(rrsets[0]) == 1:
+        single = _single_record(rrsets[0][0], wires)
+        if single is not None:
+            return single
+    body_start = QUESTION_OFFSET + len(_wire_of(owner, wires)) + 4  # after the question
     out = bytearray()
     for rrset in rrsets:
         answer = bytearray()
         names = _NameWriter()
         targets: dict[str, int] = {}  # target name -> where it starts in the message
         for record in rrset:
-            rdata = _rdata(record, names, body_start + len(answer) + 12)
+            rdata = _rdata(record, names, body_start + len(answer) + 12, wires)
             if isinstance(record.data, SRVData) and record.data.target not in targets:
                 targets[record.data.target] = body_start + len(answer) + 12 + 6
             answer += _QUESTION_POINTER + _RR_FIXED.pack(
@@ -129,7 +146,7 @@ def encode_blob(
             # Each address names its owner by a pointer to the target inside the SRV rdata.
             owner_bytes = (POINTER | start).to_bytes(2, "big")
             if start > MAX_POINTER:
-                owner_bytes = name_wire(target)
+                owner_bytes = _wire_of(target, wires)
             for extra in addresses.get(target, ()):
                 rdata = address_bytes(str(extra.data))
                 additional += owner_bytes
@@ -138,6 +155,27 @@ def encode_blob(
         out += TYPE_HEADER.pack(rrset[0].rtype, len(rrset), count, len(answer), len(additional))
         out += answer + additional
     return bytes(out)
+
+
+def _single_record(record: Record, wires: dict[str, bytes]) -> bytes | None:
+    """The blob of an owner with one A, AAAA or PTR record (most owners of a cluster: every
+    endpoint name and every reverse name), without the general path's bookkeeping."""
+    rtype = record.rtype
+    if rtype in (RRType.A, RRType.AAAA):
+        rdata = address_bytes(str(record.data))
+    elif rtype == RRType.PTR:
+        rdata = _wire_of(str(record.data), wires)
+    else:
+        return None
+    size = 12 + len(rdata)
+    return b"".join(
+        (
+            TYPE_HEADER.pack(rtype, 1, 0, size, 0),
+            _QUESTION_POINTER,
+            _RR_FIXED.pack(rtype, CLASS_IN, record.ttl, len(rdata)),
+            rdata,
+        )
+    )
 
 
 def blob_types(blob: bytes) -> Iterator[tuple[int, int, int, bytes, bytes]]:

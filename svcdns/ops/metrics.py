@@ -1,44 +1,68 @@
 """Prometheus metrics: one registry per server, every metric named and labelled here.
 
-Counters are bound to their label values once, so the per-query cost is one increment.
+Per-query counts are plain integers in a list (`QueryCounts`), incremented by the hot path
+with no lock and no call, and turned into Prometheus counters only when scraped.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
 
 from svcdns.core.rr import Rcode
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 _RCODE_NAMES = {int(rcode) & 0xF: rcode.name for rcode in Rcode if int(rcode) < 16}
+TRANSPORTS = ("udp", "tcp")
+DROPPED = 16  # the slot after the 16 low rcodes: no reply sent
+SLOTS = 17
+
+
+class QueryCounts:
+    """Replies by transport and low rcode, as plain lists: `udp[reply[3] & 15] += 1`."""
+
+    def __init__(self) -> None:
+        self.udp = [0] * SLOTS
+        self.tcp = [0] * SLOTS
+
+    def by_transport(self) -> dict[str, list[int]]:
+        return {"udp": self.udp, "tcp": self.tcp}
+
+
+class _QueryCollector(Collector):
+    def __init__(self, counts: QueryCounts) -> None:
+        self._counts = counts
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        tables = self._counts.by_transport()
+        requests = CounterMetricFamily(
+            "svcdns_dns_requests", "DNS messages received, by transport.", labels=["transport"]
+        )
+        for transport, counts in tables.items():
+            requests.add_metric([transport], sum(counts))
+        yield requests
+        responses = CounterMetricFamily(
+            "svcdns_dns_responses", "DNS responses sent, by rcode (low 4 bits).", labels=["rcode"]
+        )
+        for code in range(16):
+            total = sum(counts[code] for counts in tables.values())
+            responses.add_metric([_RCODE_NAMES.get(code, str(code))], total)
+        yield responses
+        dropped = CounterMetricFamily(
+            "svcdns_dns_dropped", "DNS messages dropped unanswered (too short, or QR set)."
+        )
+        dropped.add_metric([], sum(counts[DROPPED] for counts in tables.values()))
+        yield dropped
 
 
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        requests = Counter(
-            "svcdns_dns_requests",
-            "DNS messages received, by transport.",
-            ["transport"],
-            registry=self.registry,
-        )
-        self._requests = {name: requests.labels(name) for name in ("udp", "tcp")}
-        responses = Counter(
-            "svcdns_dns_responses",
-            "DNS responses sent, by rcode (low 4 bits).",
-            ["rcode"],
-            registry=self.registry,
-        )
-        self._responses = {
-            code: responses.labels(_RCODE_NAMES.get(code, str(code))) for code in range(16)
-        }
-        self._dropped = Counter(
-            "svcdns_dns_dropped",
-            "DNS messages dropped unanswered (too short, or QR set).",
-            registry=self.registry,
-        )
+        self.queries = QueryCounts()
+        self.registry.register(_QueryCollector(self.queries))
         self.events = Counter(
             "svcdns_source_events",
             "Object changes applied to the cluster state, by kind.",
@@ -47,11 +71,9 @@ class Metrics:
         )
 
     def observe(self, transport: str, reply: bytes | None) -> None:
-        self._requests[transport].inc()
-        if reply is None:
-            self._dropped.inc()
-        else:
-            self._responses[reply[3] & 0xF].inc()
+        """Count one reply (the hot path inlines this as a list increment)."""
+        counts = self.queries.udp if transport == "udp" else self.queries.tcp
+        counts[DROPPED if reply is None else reply[3] & 0xF] += 1
 
     def gauge(self, name: str, documentation: str, read: Callable[[], float]) -> None:
         """A gauge read when scraped (record count, serial, sync state...)."""

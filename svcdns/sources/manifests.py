@@ -1,23 +1,26 @@
 """The manifests source: a file or folder of YAML/JSON dumps, re-read when it changes.
 
-The only module importing yaml. Reads what `kubectl get ns,svc,endpointslices,pods -A -o yaml`
-prints (`kind: List`), typed API lists (`ServiceList`, whose items carry no kind) and plain
-multi-document YAML. A broken file raises `ManifestError` (one line naming the file);
-an object DNS cannot use is skipped with a warning.
+The only module importing yaml and ijson. Reads what `kubectl get ns,svc,endpointslices,pods
+-A -o yaml|json` prints (`kind: List`), typed API lists (`ServiceList`, whose items carry no
+kind) and plain multi-document YAML. Streaming: a JSON list is read item by item (ijson) and
+YAML document by document, each converted to its slim object at once, so a 100 MB dump is
+never held parsed. A broken file raises `ManifestError` (one line naming the file); an
+object DNS cannot use is skipped with a warning.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
+import ijson
 import yaml
 
 from svcdns.core.convert import ConversionError, describe, from_dict
-from svcdns.core.model import Event, KubeObject, ObjectKey, diff, key_of
+from svcdns.core.model import Event, KubeObject, ObjectKey, Service, Upsert, diff, key_of
 
 log = logging.getLogger("svcdns.manifests")
 
@@ -47,18 +50,64 @@ def signature(path: Path) -> Signature:
         return ()
 
 
-def _documents(file: Path) -> list[Any]:
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _json_items(file: Path) -> Iterator[tuple[Mapping[str, Any], str]]:
+    """(object, kind) pairs of a JSON file, a list read item by item."""
+    with file.open("rb") as stream:
+        streamed = 0
+        kindless = False
+        for item in ijson.items(stream, "items.item", use_float=True):
+            streamed += 1
+            if isinstance(item, Mapping) and not item.get("kind"):
+                kindless = True  # a typed list: its kind comes after the items
+                continue
+            yield from _items_of_list(item, "", file)
+        if kindless:
+            item_kind = _list_item_kind(_top_level_kind(stream))
+            stream.seek(0)
+            for item in ijson.items(stream, "items.item", use_float=True):
+                if isinstance(item, Mapping) and not item.get("kind"):
+                    yield item, item_kind
+        if streamed:
+            return
+        stream.seek(0)
+        document = json.loads(stream.read())  # not a list: one object (or an empty list)
+    yield from _items(document, file)
+
+
+def _top_level_kind(stream: BinaryIO) -> str:
+    stream.seek(0)
+    return str(next(ijson.items(stream, "kind"), ""))
+
+
+def _list_item_kind(kind: str) -> str:
+    return kind[: -len("List")] if kind.endswith("List") else ""
+
+
+def _yaml_documents(file: Path) -> Iterator[Any]:
+    with file.open("rb") as stream:
+        yield from yaml.load_all(stream, Loader=_YAML_LOADER)
+
+
+def _file_items(file: Path) -> Iterator[tuple[Mapping[str, Any], str]]:
+    """Every (object, kind) of one file; parser failures become one ManifestError line."""
     try:
-        text = file.read_text(encoding="utf-8")
         if file.suffix == ".json":
-            return [json.loads(text)]
-        return list(yaml.safe_load_all(text))
+            yield from _json_items(file)
+        else:
+            for document in _yaml_documents(file):
+                yield from _items(document, file)
+    except ManifestError:
+        raise
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark
         where = f"line {mark.line + 1} column {mark.column + 1}: " if mark else ""
         raise ManifestError(f"{file}: invalid YAML: {where}{error.problem}") from None
-    except json.JSONDecodeError as error:
-        raise ManifestError(f"{file}: invalid JSON: {error}") from None
+    except (json.JSONDecodeError, ijson.JSONError) as error:
+        text = " ".join(str(error).split())[:200]
+        raise ManifestError(f"{file}: invalid JSON: {text}") from None
     except Exception as error:  # anything a parser raises (a bad date, deep nesting...)
         text = " ".join(str(error).split())[:300]
         raise ManifestError(f"{file}: {type(error).__name__}: {text}") from None
@@ -94,16 +143,23 @@ def load(path: Path) -> Objects:
     """Every DNS-relevant object under `path`; raises ManifestError for a broken file."""
     objects: Objects = {}
     for file in files(path):
-        for document in _documents(file):
-            for raw, kind in _items(document, file):
-                try:
-                    obj = from_dict(raw, kind)
-                except ConversionError as error:
-                    log.warning("%s: %s skipped: %s", file, describe({**raw, "kind": kind}), error)
-                    continue
-                if obj is not None:
-                    objects[key_of(obj)] = obj
+        for raw, kind in _file_items(file):
+            try:
+                obj = from_dict(raw, kind)
+            except ConversionError as error:
+                log.warning("%s: %s skipped: %s", file, describe({**raw, "kind": kind}), error)
+                continue
+            if obj is not None:
+                objects[key_of(obj)] = obj
     return objects
+
+
+def services_last(events: Iterable[Event]) -> list[Event]:
+    """A first load in an order that computes each Service once: its endpoints are already
+    there when it arrives (otherwise every Service is encoded twice)."""
+    return sorted(
+        events, key=lambda event: isinstance(event, Upsert) and isinstance(event.obj, Service)
+    )
 
 
 class ManifestSource:
@@ -118,7 +174,7 @@ class ManifestSource:
         """The first load; raises ManifestError so the caller can exit with its line."""
         self._signature = signature(self.path)
         self.objects = load(self.path)
-        return diff({}, self.objects)
+        return services_last(diff({}, self.objects))
 
     def poll(self) -> list[Event]:
         """Events since the last good load; none when unchanged or broken (logged once)."""
