@@ -23,7 +23,7 @@ from svcdns.core.zonedata import PodMode
 from svcdns.core.zonefile import to_text, zone_records
 from svcdns.net.transport import ListenError
 from svcdns.serve import serve
-from svcdns.sources.kube import KubeConfigError, KubeSource, api_client
+from svcdns.sources import KubeConfigError
 from svcdns.sources.manifests import ManifestError, ManifestSource, files
 
 log = logging.getLogger("svcdns")
@@ -146,6 +146,8 @@ def _records(config: Config) -> int:
 
 def _list_api(config: Config) -> list[Event]:
     """One full list of every watched kind, as `serve` would start from."""
+    from svcdns.sources.kube import KubeSource, api_client  # only with an API source
+
     source = KubeSource(
         api_client(config.kubeconfig, config.context),
         namespaces=config.namespaces,

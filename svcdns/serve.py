@@ -13,7 +13,7 @@ import os
 import signal
 import time
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from svcdns.config import Config, parse_listen
 from svcdns.core.model import Event, Upsert, key_of
@@ -23,8 +23,10 @@ from svcdns.dns.handler import Handler
 from svcdns.net.transport import DnsServer
 from svcdns.ops.http import OpsServer
 from svcdns.ops.metrics import DROPPED, Metrics
-from svcdns.sources.kube import KubeSource, api_client
 from svcdns.sources.manifests import ManifestSource
+
+if TYPE_CHECKING:  # the client is imported only when the API is the source
+    from svcdns.sources.kube import KubeSource
 
 log = logging.getLogger("svcdns")
 
@@ -67,6 +69,8 @@ class Runtime:
 
     def connect_api(self) -> KubeSource:
         """The API client is configured before anything listens: a bad kubeconfig exits."""
+        from svcdns.sources.kube import KubeSource, api_client
+
         config = self.config
         return KubeSource(
             api_client(config.kubeconfig, config.context),

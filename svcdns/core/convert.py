@@ -7,7 +7,9 @@ skip it with one warning. Imports only the stdlib and `model`.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
+import socket
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -81,6 +83,15 @@ def _ip(value: Any, field: str) -> str:
     try:
         if not isinstance(value, str) or "%" in value:  # no integers, no IPv6 zone ids
             raise ValueError(value)
+        if "." in value and ":" not in value:
+            # The common case, ten times faster than ipaddress: an IPv4 address already in
+            # its canonical form is kept as it is (inet_pton is a pure conversion, no I/O).
+            with contextlib.suppress(OSError):
+                if (
+                    socket.inet_ntop(socket.AF_INET, socket.inet_pton(socket.AF_INET, value))
+                    == value
+                ):
+                    return value
         return str(ipaddress.ip_address(value))
     except ValueError:
         raise ConversionError(f"{field} {value!r} is not an IP address") from None

@@ -1,8 +1,14 @@
 """The record index: owner name -> ready wire bytes, updated one Service at a time.
 
-Owners are keyed by their lower-case wire name and hold a *blob* (`core.wire`): every RRset
-of the owner already encoded as the fast path sends it, so no record objects are kept for a
-zone of a million names. A name under `<svc>.<ns>.svc.<zone>` can only come from that
+Owners are keyed by their lower-case wire name, in one of three tables, so no record
+objects are kept for a zone of a million names:
+- `addresses`: an owner whose only record is one A or AAAA with the zone TTL (every endpoint
+  name) holds just the packed address;
+- `pointers`: an owner whose only record is one PTR with the zone TTL (every reverse name)
+  holds the target's wire name: the very bytes object that keys the target, so it costs
+  nothing but the table entry;
+- `blobs`: every other owner holds a *blob* (`core.wire`), all its RRsets encoded as the
+  fast path sends them. A name under `<svc>.<ns>.svc.<zone>` can only come from that
 Service; a reverse name may be shared (two headless Services selecting one pod), and each of
 its PTR records is attributed to the Service its target names. Nothing here walks the whole
 zone. Imports only the core.
@@ -14,7 +20,15 @@ from collections.abc import Iterator
 
 from svcdns.core.names import under
 from svcdns.core.rr import Record, RRset, RRType
-from svcdns.core.wire import decode_blob, encode_blob, name_text, name_wire, suffixes
+from svcdns.core.wire import (
+    address_bytes,
+    address_text,
+    decode_blob,
+    encode_blob,
+    name_text,
+    name_wire,
+    suffixes,
+)
 from svcdns.core.zonedata import ServiceRecords
 
 ServiceKey = tuple[str, str]  # (namespace, name)
@@ -29,8 +43,10 @@ class RRsetView:
 
     def get(self, name: str, default: dict[int, RRset] | None = None) -> dict[int, RRset] | None:
         wire = _wire_or_none(name)
-        blob = None if wire is None else self._index.blobs.get(wire)
-        return default if blob is None else decode_blob(name, blob)
+        if wire is None:
+            return default
+        found = self._index.decoded(name, wire)
+        return default if found is None else found
 
     def __getitem__(self, name: str) -> dict[int, RRset]:
         found = self.get(name)
@@ -40,18 +56,26 @@ class RRsetView:
 
     def __contains__(self, name: object) -> bool:
         wire = _wire_or_none(name) if isinstance(name, str) else None
-        return wire is not None and wire in self._index.blobs
+        return wire is not None and self._index.stored(wire) is not None
 
     def __len__(self) -> int:
-        return len(self._index.blobs)
+        return self._index.owner_count()
+
+
+BLOB, ADDRESS, POINTER = 0, 1, 2
+Stored = tuple[int, bytes]  # (table, value)
 
 
 class RecordIndex:
-    def __init__(self, zone: str) -> None:
+    def __init__(self, zone: str, *, ttl: int = 5) -> None:
         self.zone = zone
         self.zone_wire = name_wire(zone)
-        # The fast path's table: lower-case wire owner -> blob.
+        self.ttl = ttl  # a single record with this TTL needs no blob
+        # The fast path's tables, by lower-case wire owner (see the module docstring).
         self.blobs: dict[bytes, bytes] = {}
+        self.addresses: dict[bytes, bytes] = {}
+        self.pointers: dict[bytes, bytes] = {}
+        self._tables = (self.blobs, self.addresses, self.pointers)
         # Empty non-terminals inside the zone (`_tcp.web.shop.svc...`), reference-counted.
         self.interior: dict[bytes, int] = {}
         self.rrsets = RRsetView(self)
@@ -60,7 +84,51 @@ class RecordIndex:
     def exists(self, name: str) -> bool:
         """Whether a name has records or records below it (RFC 4592 empty non-terminals)."""
         wire = _wire_or_none(name)
-        return wire is not None and (wire in self.blobs or self.interior.get(wire, 0) > 0)
+        return wire is not None and (
+            self.stored(wire) is not None or self.interior.get(wire, 0) > 0
+        )
+
+    def owner_count(self) -> int:
+        return sum(len(table) for table in self._tables)
+
+    def stored(self, wire: bytes) -> Stored | None:
+        for table_id, table in enumerate(self._tables):
+            value = table.get(wire)
+            if value is not None:
+                return table_id, value
+        return None
+
+    def decoded(self, owner: str, wire: bytes) -> dict[int, RRset] | None:
+        """An owner's RRsets as records, whichever table holds it."""
+        stored = self.stored(wire)
+        if stored is None:
+            return None
+        table_id, value = stored
+        if table_id == BLOB:
+            return decode_blob(owner, value)
+        if table_id == ADDRESS:
+            rtype = RRType.A if len(value) == 4 else RRType.AAAA
+            return {rtype: (Record(owner, rtype, self.ttl, address_text(value)),)}
+        return {RRType.PTR: (Record(owner, RRType.PTR, self.ttl, name_text(value)),)}
+
+    def _form(
+        self,
+        owner: str,
+        merged: tuple[Record, ...],
+        addresses: dict[str, list[Record]],
+        wires: dict[str, bytes],
+    ) -> Stored:
+        if len(merged) == 1 and merged[0].ttl == self.ttl:
+            record = merged[0]
+            if record.rtype in _ADDRESS_TYPES:
+                return ADDRESS, address_bytes(str(record.data))
+            if record.rtype == RRType.PTR:
+                target = str(record.data)
+                wire = wires.get(target)
+                if wire is None:
+                    wire = wires[target] = name_wire(target)
+                return POINTER, wire
+        return BLOB, encode_blob(owner, _by_type(merged), addresses, wires)
 
     def set_service(self, key: ServiceKey, records: ServiceRecords) -> set[str]:
         """Replace one Service's records; return the owner names whose RRsets changed."""
@@ -78,22 +146,23 @@ class RecordIndex:
         for wire in (*old_owners, *(w for w in new if w not in old_owners)):
             owner, mine = new.get(wire, ("", ()))
             owner = owner or name_text(wire)
-            current = self.blobs.get(wire)
+            current = self.stored(wire)
             merged = mine
             if current is not None and not under(owner, self.zone):
-                merged = _merge_shared(owner, current, key, mine)
-            blob = encode_blob(owner, _by_type(merged), addresses, wires) if merged else None
-            if blob == current:
-                continue
-            changed.add(owner)
-            if blob is None:
-                del self.blobs[wire]
+                merged = _merge_shared(self.decoded(owner, wire) or {}, key, mine)
+            form = self._form(owner, merged, addresses, wires) if merged else None
+            if form != current:
+                changed.add(owner)
+            if current is not None:
+                del self._tables[current[0]][wire]
+            if form is None:
                 self._count_interior(wire, -1)
             else:
                 if current is None:
                     self._count_interior(wire, +1)
-                self.blobs.pop(wire, None)  # re-keyed so the key object is the one we keep
-                self.blobs[wire] = blob
+                # Always re-stored under this call's key object: the pointers stored here
+                # reference the same objects, so a target name is held once.
+                self._tables[form[0]][wire] = form[1]
         if new:
             self._owners_of[key] = tuple(new)
         else:
@@ -102,11 +171,11 @@ class RecordIndex:
 
     def records(self) -> list[Record]:
         """Every stored record, sorted by name then type (for `svcdns records`)."""
-        owners = sorted(((name_text(w), b) for w, b in self.blobs.items()), key=_sort_key)
+        owners = sorted(((name_text(w), w) for table in self._tables for w in table), key=_sort_key)
         return [
             record
-            for owner, blob in owners
-            for _, rrset in sorted(decode_blob(owner, blob).items())
+            for owner, wire in owners
+            for _, rrset in sorted((self.decoded(owner, wire) or {}).items())
             for record in rrset
         ]
 
@@ -131,12 +200,12 @@ def _proper_ancestors(owner: bytes) -> Iterator[tuple[int, bytes]]:
 
 
 def _merge_shared(
-    owner: str, current: bytes, key: ServiceKey, mine: tuple[Record, ...]
+    current: dict[int, RRset], key: ServiceKey, mine: tuple[Record, ...]
 ) -> tuple[Record, ...]:
     """A shared reverse owner: the other Services' PTRs kept, this Service's replaced, in
     Service order."""
     by_service: dict[ServiceKey, list[Record]] = {}
-    for rrset in decode_blob(owner, current).values():
+    for rrset in current.values():
         for record in rrset:
             contributor = _service_of_target(str(record.data))
             if contributor != key:

@@ -33,7 +33,7 @@ class ClusterState:
         namespaces: frozenset[str] | None = None,
     ) -> None:
         self.settings = settings
-        self.index = RecordIndex(settings.zone)
+        self.index = RecordIndex(settings.zone, ttl=settings.ttl)
         self.serial = 0  # Unix time of the last change visible in DNS
         self.synced = False
         # Bumped whenever any answer may have changed: response caches compare it.

@@ -94,6 +94,11 @@ def address_bytes(address: str) -> bytes:
     return socket.inet_pton(socket.AF_INET6 if ":" in address else socket.AF_INET, address)
 
 
+def address_text(packed: bytes) -> str:
+    """The text `convert` made the address from (ipaddress's form)."""
+    return str(ipaddress.ip_address(packed))
+
+
 def _rdata(record: Record, names: _NameWriter, at: int, wires: dict[str, bytes]) -> bytes:
     """The rdata of `record`, which starts at message offset `at`."""
     data = record.data

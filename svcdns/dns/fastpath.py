@@ -40,7 +40,8 @@ _NXDOMAIN = 3
 _NOERROR = 0
 _SPECIAL_SINGLE = frozenset((b"dns-version", b"dns", b"svc", b"pod"))
 _SOA_FIXED = struct.Struct("!HHIH")
-_COUNTS = struct.Struct("!HHH")  # answer, authority, additional
+_COUNTS = struct.Struct("!HHH")
+_QUESTION_POINTER = b"\xc0\x0c"  # answer, authority, additional
 
 
 class FastPath:
@@ -48,6 +49,15 @@ class FastPath:
         self.state = state
         index = state.index
         self._blobs = index.blobs
+        self._addresses = index.addresses
+        self._pointers = index.pointers
+        ttl = index.ttl.to_bytes(4, "big")
+        # Answer section of a single-address owner, but for the address itself.
+        self._address_rr = {
+            4: _QUESTION_POINTER + b"\x00\x01\x00\x01" + ttl + b"\x00\x04",
+            16: _QUESTION_POINTER + b"\x00\x1c\x00\x01" + ttl + b"\x00\x10",
+        }
+        self._pointer_rr = _QUESTION_POINTER + b"\x00\x0c\x00\x01" + ttl
         self._interior = index.interior
         self._zone = index.zone_wire
         settings = state.settings
@@ -90,6 +100,18 @@ class FastPath:
         name = data[HEADER_SIZE : end + 1].lower()
         blob = self._blobs.get(name)
         if blob is None:
+            packed = self._addresses.get(name)
+            if packed is not None:
+                if qtype == (b"\x00\x01" if len(packed) == 4 else b"\x00\x1c"):
+                    answer = self._address_rr[len(packed)] + packed
+                    return _positive(data, question_end, 1, 0, answer, len(answer), opt, limit)
+                return self._nodata(data, question_end, name, qtype, opt, limit)
+            target = self._pointers.get(name)
+            if target is not None:
+                if qtype == b"\x00\x0c":
+                    answer = self._pointer_rr + len(target).to_bytes(2, "big") + target
+                    return _positive(data, question_end, 1, 0, answer, len(answer), opt, limit)
+                return self._nodata(data, question_end, name, qtype, opt, limit)
             # Unknown names: only now check the name is well formed (a known one must be).
             rcode = self._negative_rcode(name)
             if rcode < 0:
@@ -106,24 +128,15 @@ class FastPath:
                 if rtype == _CNAME and self._cname_into_zone(blob, start + anlen):
                     return None  # the chase needs the answerer
                 body = blob[start : start + anlen + arlen]
-                counts = _COUNTS.pack(ancount, 0, arcount + bool(opt))
-                reply = b"".join(
-                    (
-                        data[:2],
-                        bytes((_AA_QR | (data[2] & _RD), data[3] & _CD)),
-                        b"\x00\x01",
-                        counts,
-                        data[HEADER_SIZE:question_end],
-                        body,
-                        opt,
-                    )
-                )
-                if len(reply) > limit:
-                    return _truncate(reply, question_end + anlen, limit, opt, arcount)
-                return reply
+                return _positive(data, question_end, ancount, arcount, body, anlen, opt, limit)
             position = start + anlen + arlen
-        if not name.endswith(self._zone):
-            return None  # NODATA at a reverse name: that zone's SOA is the full path's
+        return self._nodata(data, question_end, name, qtype, opt, limit)
+
+    def _nodata(
+        self, data: bytes, question_end: int, name: bytes, qtype: bytes, opt: bytes, limit: int
+    ) -> bytes | None:
+        if int.from_bytes(qtype, "big") in _SLOW_TYPES or not name.endswith(self._zone):
+            return None  # ANY and transfers; NODATA at a reverse name has that zone's SOA
         return self._negative(data, question_end, name, _NOERROR, opt, limit)
 
     def _cname_into_zone(self, blob: bytes, answer_end: int) -> bool:
@@ -193,6 +206,34 @@ class FastPath:
             record = zone + fixed + rdata
             self._soa_by_offset[zone_offset] = record
         return record
+
+
+def _positive(
+    data: bytes,
+    question_end: int,
+    ancount: int,
+    arcount: int,
+    body: bytes,
+    answer_size: int,
+    opt: bytes,
+    limit: int,
+) -> bytes:
+    """Header (ID, RD and CD from the query; QR and AA set), the client's question, the
+    ready answer and additional bytes, our OPT when the query had one."""
+    reply = b"".join(
+        (
+            data[:2],
+            bytes((_AA_QR | (data[2] & _RD), data[3] & _CD)),
+            b"\x00\x01",
+            _COUNTS.pack(ancount, 0, arcount + bool(opt)),
+            data[HEADER_SIZE:question_end],
+            body,
+            opt,
+        )
+    )
+    if len(reply) > limit:
+        return _truncate(reply, question_end + answer_size, limit, opt, arcount)
+    return reply
 
 
 def _opt_payload(data: bytes, start: int, size: int) -> int:

@@ -19,6 +19,7 @@ from typing import Any
 import urllib3
 from kubernetes import client, config
 
+from svcdns.sources import KubeConfigError
 from svcdns.sources.watch import (
     ApiError,
     Backoff,
@@ -41,10 +42,6 @@ KEEPALIVE_OPTIONS = [
         if hasattr(socket, option)
     ),
 ]
-
-
-class KubeConfigError(Exception):
-    """No usable API configuration; the message says what was tried."""
 
 
 def api_client(kubeconfig: Path | None, context: str | None) -> Any:
