@@ -2,9 +2,11 @@
 
 An owner's *blob* holds, per type, the answer section a query for that owner and type gets,
 and for SRV the additional section (the targets' addresses). Every record names its owner
-with a pointer to the question (offset 12), and SRV targets compress toward the question, so
-a reply is the header, the client's own question bytes, then these bytes unchanged: the
-pointers stay right whatever letter case the client used. Pure; imports only the core.
+with a pointer to the question (offset 12), so a reply is the header, the client's own
+question bytes, then these bytes unchanged: the owners echo the client's letter case. Names
+in rdata are never compressed toward the question (they keep our case); SRV targets are not
+compressed at all (RFC 2782), and the additional addresses point at them. Pure; imports only
+the core.
 
 Blob layout, repeated per type: type, answer count, additional count, answer length,
 additional length (5 x u16), then the answer bytes and the additional bytes.
@@ -105,8 +107,9 @@ def _rdata(record: Record, names: _NameWriter, at: int, wires: dict[str, bytes])
     if record.rtype in (RRType.A, RRType.AAAA):
         return address_bytes(str(data))
     if isinstance(data, SRVData):
+        # RFC 2782: "name compression is not to be used for this field".
         fixed = struct.pack("!HHH", data.priority, data.weight, data.port)
-        return fixed + names.write(_wire_of(data.target, wires), at + len(fixed))
+        return fixed + _wire_of(data.target, wires)
     return names.write(_wire_of(str(data), wires), at)  # CNAME, PTR
 
 

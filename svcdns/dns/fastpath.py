@@ -36,12 +36,13 @@ _RD = 0x01
 _CD = 0x10
 _CNAME = 5
 _SLOW_TYPES = frozenset((251, 252, 255))  # IXFR, AXFR, ANY: the full path decides
+_SLOW_TYPE_BYTES = frozenset(t.to_bytes(2, "big") for t in _SLOW_TYPES)
 _NXDOMAIN = 3
 _NOERROR = 0
 _SPECIAL_SINGLE = frozenset((b"dns-version", b"dns", b"svc", b"pod"))
 _SOA_FIXED = struct.Struct("!HHIH")
-_COUNTS = struct.Struct("!HHH")
-_QUESTION_POINTER = b"\xc0\x0c"  # answer, authority, additional
+_COUNTS = struct.Struct("!HHH")  # answer, authority, additional
+_QUESTION_POINTER = b"\xc0\x0c"  # the owner of every answer: the question name
 
 
 class FastPath:
@@ -97,6 +98,8 @@ class FastPath:
         else:
             return None
         qtype = data[end + 1 : end + 3]
+        if qtype in _SLOW_TYPE_BYTES:
+            return None
         name = data[HEADER_SIZE : end + 1].lower()
         blob = self._blobs.get(name)
         if blob is None:
@@ -118,8 +121,6 @@ class FastPath:
                 return None
             return self._negative(data, question_end, name, rcode, opt, limit)
         qtype_number = int.from_bytes(qtype, "big")
-        if qtype_number in _SLOW_TYPES:
-            return None
         position, blob_size = 0, len(blob)
         while position < blob_size:
             rtype, ancount, arcount, anlen, arlen = TYPE_HEADER.unpack_from(blob, position)
@@ -135,8 +136,8 @@ class FastPath:
     def _nodata(
         self, data: bytes, question_end: int, name: bytes, qtype: bytes, opt: bytes, limit: int
     ) -> bytes | None:
-        if int.from_bytes(qtype, "big") in _SLOW_TYPES or not name.endswith(self._zone):
-            return None  # ANY and transfers; NODATA at a reverse name has that zone's SOA
+        if not name.endswith(self._zone):
+            return None  # NODATA at a reverse name: that zone's SOA is the full path's
         return self._negative(data, question_end, name, _NOERROR, opt, limit)
 
     def _cname_into_zone(self, blob: bytes, answer_end: int) -> bool:
@@ -146,7 +147,8 @@ class FastPath:
         """NXDOMAIN or NODATA for a well-formed name in the zone that is not special; -1 for
         anything the full path must see."""
         zone = self._zone
-        if not name.endswith(zone) or len(name) > 255:
+        # Non-ASCII labels: the full parser refuses some (FORMERR); let it judge them all.
+        if not name.endswith(zone) or len(name) > 255 or not name.isascii():
             return -1
         relative_end = len(name) - len(zone)
         labels: list[int] = []  # start of each label before the zone
@@ -178,21 +180,22 @@ class FastPath:
                 b"\x00\x01\x00\x00\x00\x01",
                 b"\x00\x01" if opt else b"\x00\x00",
                 data[HEADER_SIZE:question_end],
-                self._soa(HEADER_SIZE + len(name) - len(self._zone)),
+                self._soa(question_end),
                 opt,
             )
         )
         return reply
 
-    def _soa(self, zone_offset: int) -> bytes:
-        """The zone's SOA record, its names pointing at the zone inside the question."""
+    def _soa(self, at: int) -> bytes:
+        """The zone's SOA record written at message offset `at`: its owner spelled out (in
+        our letter case, not the client's), its names pointing at that owner."""
         serial = self.state.serial
         if serial != self._soa_serial:
             self._soa_by_offset.clear()
             self._soa_serial = serial
-        record = self._soa_by_offset.get(zone_offset)
+        record = self._soa_by_offset.get(at)
         if record is None:
-            zone = (POINTER | zone_offset).to_bytes(2, "big")
+            zone = (POINTER | at).to_bytes(2, "big")
             rdata = b"".join(
                 (
                     b"\x02ns\x03dns",
@@ -203,8 +206,8 @@ class FastPath:
                 )
             )
             fixed = _SOA_FIXED.pack(6, 1, self._soa_ttl, len(rdata))
-            record = zone + fixed + rdata
-            self._soa_by_offset[zone_offset] = record
+            record = self._zone + fixed + rdata
+            self._soa_by_offset[at] = record
         return record
 
 
