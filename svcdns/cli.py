@@ -25,6 +25,7 @@ from svcdns.net.transport import ListenError
 from svcdns.serve import serve
 from svcdns.sources import KubeConfigError
 from svcdns.sources.manifests import ManifestError, ManifestSource, files
+from svcdns.workers import supervise, worker_number
 
 log = logging.getLogger("svcdns")
 
@@ -104,10 +105,7 @@ def _config(args: argparse.Namespace) -> Config:
     values: dict[str, Any] = read_file(Path(args.config)) if args.config else {}
     flags = {k: v for k, v in vars(args).items() if k not in ("command", "config")}
     values.update({k: v for k, v in flags.items() if v is not None})
-    config = build(values)
-    if config.workers != 1:
-        raise ConfigError("--workers: only 1 worker is supported in this version")
-    return config
+    return build(values)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -118,16 +116,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO,
         stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        format=_log_format(),
     )
     try:
         config = _config(args)
         if args.command == "records":
             return _records(config)
+        if config.workers > 1 and worker_number() is None:
+            return supervise(config, argv if argv is not None else sys.argv[1:])
         return serve(config)
     except (ConfigError, ManifestError, ListenError, KubeConfigError) as error:
         print(f"svcdns: {error}", file=sys.stderr)
         return 1
+
+
+def _log_format() -> str:
+    worker = worker_number()
+    where = "%(name)s" if worker is None else f"%(name)s[worker {worker}]"
+    return f"%(asctime)s %(levelname)s {where}: %(message)s"
 
 
 def _records(config: Config) -> int:

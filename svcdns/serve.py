@@ -24,6 +24,7 @@ from svcdns.net.transport import DnsServer
 from svcdns.ops.http import OpsServer
 from svcdns.ops.metrics import DROPPED, Metrics
 from svcdns.sources.manifests import ManifestSource
+from svcdns.workers import report_ops_address, worker_config, worker_number
 
 if TYPE_CHECKING:  # the client is imported only when the API is the source
     from svcdns.sources.kube import KubeSource
@@ -35,8 +36,9 @@ POLL_INTERVAL = 0.25  # seconds between checks of the manifests; a change shows 
 
 
 class Runtime:
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, *, worker: int | None = None) -> None:
         self.config = config
+        self.worker = worker  # this process's number under `--workers`, else None
         self.state = ClusterState(config.zone_settings(), namespaces=config.namespaces)
         self.metrics = Metrics()
         self.pending: Callable[[], list[str]] = list
@@ -138,6 +140,7 @@ class Runtime:
             list(config.listen),
             tcp_idle_timeout=config.tcp_idle_timeout,
             max_tcp_connections=config.tcp_max_connections,
+            reuse_port=self.worker is not None,
         )
         stopping: list[str] = []  # "shutting down" once signalled: /ready turns 503 at once
 
@@ -148,6 +151,8 @@ class Runtime:
             if config.http and config.http.lower() != "none":
                 ops_address = await ops.start(parse_listen(config.http))
                 log.info("ops on http://%s (/health /ready /metrics)", ops_address)
+                if self.worker is not None:
+                    report_ops_address(ops_address)
             self._gauges(server)
             if source is not None:
                 self.start_api(source)
@@ -188,7 +193,10 @@ def _stop_on_signals() -> asyncio.Event:
 
 
 def serve(config: Config) -> int:
-    runtime = Runtime(config)
+    worker = worker_number()
+    if worker is not None:
+        config = worker_config(config)
+    runtime = Runtime(config, worker=worker)
     source = None
     if config.manifests is not None:
         runtime.load_manifests()

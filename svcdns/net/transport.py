@@ -132,8 +132,10 @@ class DnsServer:
         *,
         tcp_idle_timeout: float = 10.0,
         max_tcp_connections: int = 1000,
+        reuse_port: bool = False,
     ) -> None:
         self.handle = handle
+        self.reuse_port = reuse_port
         self.addresses = addresses
         self.tcp_idle_timeout = tcp_idle_timeout
         self.max_tcp_connections = max_tcp_connections
@@ -144,7 +146,7 @@ class DnsServer:
     async def start(self) -> list[ListenAddress]:
         loop = asyncio.get_running_loop()
         for address in self.addresses:
-            udp_sock, tcp_sock = _bind_pair(address)
+            udp_sock, tcp_sock = _bind_pair(address, reuse_port=self.reuse_port)
             transport, _ = await loop.create_datagram_endpoint(
                 lambda: UdpListener(self.handle), sock=udp_sock
             )
@@ -161,9 +163,15 @@ class DnsServer:
         await asyncio.sleep(0)
 
 
-def _socket(address: ListenAddress, kind: socket.SocketKind) -> socket.socket:
+def _socket(
+    address: ListenAddress, kind: socket.SocketKind, *, reuse_port: bool = False
+) -> socket.socket:
     family = socket.AF_INET6 if ":" in address.host else socket.AF_INET
     sock = socket.socket(family, kind)
+    if reuse_port:
+        # `--workers`: each worker binds the same port and the kernel spreads the clients
+        # over them. Only then: otherwise a second server would share our port silently.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     if family == socket.AF_INET6:
         # Let `[::]:53` and `0.0.0.0:53` be bound side by side.
         sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
@@ -176,11 +184,13 @@ def _socket(address: ListenAddress, kind: socket.SocketKind) -> socket.socket:
     return sock
 
 
-def _bind_pair(address: ListenAddress, attempts: int = 20) -> tuple[socket.socket, socket.socket]:
+def _bind_pair(
+    address: ListenAddress, attempts: int = 20, *, reuse_port: bool = False
+) -> tuple[socket.socket, socket.socket]:
     """A UDP and a TCP socket on the same port (port 0: one free for both)."""
     for _ in range(attempts if address.port == 0 else 1):
-        udp = _socket(address, socket.SOCK_DGRAM)
-        tcp = _socket(address, socket.SOCK_STREAM)
+        udp = _socket(address, socket.SOCK_DGRAM, reuse_port=reuse_port)
+        tcp = _socket(address, socket.SOCK_STREAM, reuse_port=reuse_port)
         try:
             udp.bind((address.host, address.port))
             tcp.bind((address.host, udp.getsockname()[1]))
@@ -191,3 +201,14 @@ def _bind_pair(address: ListenAddress, attempts: int = 20) -> tuple[socket.socke
             tcp.close()
             last = error
     raise ListenError(f"cannot listen on {address}: {last.strerror or last}")
+
+
+def free_port(address: ListenAddress) -> ListenAddress:
+    """`address` with port 0 replaced by a port free for both UDP and TCP right now."""
+    if address.port != 0:
+        return address
+    udp, tcp = _bind_pair(address)
+    port = udp.getsockname()[1]
+    udp.close()
+    tcp.close()
+    return ListenAddress(address.host, port)

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 from svcdns.net.transport import ListenAddress, ListenError
-from svcdns.ops.metrics import CONTENT_TYPE, Metrics
+from svcdns.ops.metrics import CONTENT_TYPE
 
 log = logging.getLogger("svcdns.http")
 
@@ -21,8 +23,14 @@ MAX_REQUEST = 8192
 Readiness = Callable[[], list[str]]  # what is still pending; empty means ready
 
 
+class Renders(Protocol):
+    """What /metrics shows: a server's own metrics, or the workers' gathered."""
+
+    def render(self) -> bytes | Awaitable[bytes]: ...
+
+
 class OpsServer:
-    def __init__(self, *, pending: Readiness, metrics: Metrics) -> None:
+    def __init__(self, *, pending: Readiness, metrics: Renders) -> None:
         self._pending = pending
         self._metrics = metrics
         self._server: asyncio.Server | None = None
@@ -49,8 +57,6 @@ class OpsServer:
             if pending:
                 return 503, "text/plain", f"not ready: {', '.join(pending)}\n".encode()
             return 200, "text/plain", b"ready\n"
-        if path == "/metrics":
-            return 200, CONTENT_TYPE, self._metrics.render()
         return 404, "text/plain", b"not found\n"
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -59,6 +65,11 @@ class OpsServer:
             method, path = _request_line(head)
             if method not in ("GET", "HEAD"):
                 status, kind, body = 405, "text/plain", b"method not allowed\n"
+            elif path.split("?", 1)[0] == "/metrics":
+                rendered = self._metrics.render()
+                if inspect.isawaitable(rendered):  # `--workers`: gathered from each worker
+                    rendered = await rendered
+                status, kind, body = 200, CONTENT_TYPE, rendered
             else:
                 status, kind, body = self.respond(path.split("?", 1)[0])
             writer.write(_response(status, kind, body, with_body=method != "HEAD"))

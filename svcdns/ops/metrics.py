@@ -9,8 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
-from prometheus_client.core import CounterMetricFamily
+from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
+from prometheus_client.samples import Sample
 
 from svcdns.core.rr import Rcode
 
@@ -81,3 +83,49 @@ class Metrics:
 
     def render(self) -> bytes:
         return bytes(generate_latest(self.registry))
+
+
+# How `--workers` adds the workers' gauges up; counters and histograms are summed.
+_GAUGE_MERGE: dict[str, Callable[[list[float]], float]] = {
+    "svcdns_source_synced": min,  # synced only when every worker is
+    "svcdns_soa_serial": max,
+    "svcdns_names": max,  # every worker holds the whole zone
+}
+
+
+class _Merged(Collector):
+    def __init__(self, families: list[Metric]) -> None:
+        self._families = families
+
+    def collect(self) -> Iterator[Metric]:
+        return iter(self._families)
+
+
+def merge_expositions(texts: list[bytes]) -> bytes:
+    """One exposition from several workers': counters summed, gauges by `_GAUGE_MERGE`
+    (summed when not named there), `_created` the earliest."""
+    families: dict[str, Metric] = {}
+    values: dict[tuple[str, str, tuple[tuple[str, str], ...]], list[float]] = {}
+    for text in texts:
+        for family in text_string_to_metric_families(text.decode("utf-8")):
+            kept = families.setdefault(family.name, family)
+            for sample in family.samples:
+                key = (family.name, sample.name, tuple(sorted(sample.labels.items())))
+                if key not in values and kept is not family:
+                    kept.samples.append(sample)
+                values.setdefault(key, []).append(sample.value)
+    for family in families.values():
+        merged = []
+        for sample in family.samples:
+            found = values[(family.name, sample.name, tuple(sorted(sample.labels.items())))]
+            if sample.name.endswith("_created"):
+                how: Callable[[list[float]], float] = min
+            elif family.type == "gauge":
+                how = _GAUGE_MERGE.get(family.name, sum)
+            else:
+                how = sum
+            merged.append(Sample(sample.name, sample.labels, how(found), None, None))
+        family.samples = merged
+    registry = CollectorRegistry()
+    registry.register(_Merged(list(families.values())))
+    return bytes(generate_latest(registry))
