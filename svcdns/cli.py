@@ -144,8 +144,7 @@ def _records(config: Config) -> int:
         now = max((p.stat().st_mtime for p in files(config.manifests)), default=0.0)
     else:
         events, now = _list_api(config), time.time()
-    for event in events:
-        state.apply(event, now=now)
+    state.apply_all(events, now=now)
     print(to_text(zone_records(state)))
     return 0
 

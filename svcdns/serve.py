@@ -12,6 +12,7 @@ import logging
 import os
 import signal
 import time
+from collections import Counter
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
@@ -47,11 +48,13 @@ class Runtime:
         self._closers: list[Callable[[], object]] = []
 
     def apply(self, events: list[Event]) -> None:
-        now = time.time()
-        for event in events:
-            self.state.apply(event, now=now)
-            kind = key_of(event.obj).kind if isinstance(event, Upsert) else event.key.kind
-            self.metrics.events.labels(kind).inc()
+        self.state.apply_all(events, now=time.time())
+        kinds = Counter(
+            key_of(event.obj).kind if isinstance(event, Upsert) else event.key.kind
+            for event in events
+        )
+        for kind, count in kinds.items():
+            self.metrics.events.labels(kind).inc(count)
 
     def load_manifests(self) -> None:
         """Read the manifests before anything listens: a broken file exits at once."""

@@ -8,6 +8,7 @@ Pure: the time is an argument. Imports only the core.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 
 from svcdns.core.index import RecordIndex, ServiceKey
 from svcdns.core.model import (
@@ -70,20 +71,30 @@ class ClusterState:
 
     def apply(self, event: Event, *, now: float) -> set[str]:
         """Apply one upsert or delete; return the DNS names whose answers changed."""
-        if isinstance(event, Upsert):
-            key, new = key_of(event.obj), event.obj
-        else:
-            key, new = event.key, None
-        if not self._wanted(key):
-            return set()
-        old = self._objects.get(key)
-        if old == new:
-            return set()
-        if new is None:
-            del self._objects[key]
-        else:
-            self._objects[key] = new
-        changed = self._apply_change(old, new)
+        return self.apply_all((event,), now=now)
+
+    def apply_all(self, events: Iterable[Event], *, now: float) -> set[str]:
+        """Apply events in order, recomputing each Service they touch once, at the end (a
+        page of 500 EndpointSlices, or a Service and its slice, costs one encode each)."""
+        changed: set[str] = set()
+        touched: dict[ServiceKey, None] = {}
+        for event in events:
+            if isinstance(event, Upsert):
+                key, new = key_of(event.obj), event.obj
+            else:
+                key, new = event.key, None
+            if not self._wanted(key):
+                continue
+            old = self._objects.get(key)
+            if old == new:
+                continue
+            if new is None:
+                del self._objects[key]
+            else:
+                self._objects[key] = new
+            changed |= self._apply_change(old, new, touched)
+        for service_key in touched:
+            changed |= self._recompute(service_key)
         if changed:
             self.serial = max(self.serial, int(now))
             self.version += 1
@@ -95,7 +106,9 @@ class ClusterState:
         namespace = key.name if key.kind == "Namespace" else key.namespace
         return namespace in self._only_namespaces
 
-    def _apply_change(self, old: KubeObject | None, new: KubeObject | None) -> set[str]:
+    def _apply_change(
+        self, old: KubeObject | None, new: KubeObject | None, touched: dict[ServiceKey, None]
+    ) -> set[str]:
         changed: set[str] = set()
         for obj, present in ((old, False), (new, True)):
             if obj is None:
@@ -109,10 +122,10 @@ class ClusterState:
             else:
                 changed |= self._track_pod(obj, present=present)
         # An EndpointSlice may move to another Service (label edit): recompute both.
-        affected = {_service_key_of(o) for o in (old, new) if o is not None}
-        for service_key in affected:
+        for obj in (old, new):
+            service_key = None if obj is None else _service_key_of(obj)
             if service_key is not None:
-                changed |= self._recompute(service_key)
+                touched[service_key] = None
         return changed
 
     def _track_namespace(self, name: str, *, present: bool) -> set[str]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -20,7 +20,7 @@ import ijson
 import yaml
 
 from svcdns.core.convert import ConversionError, describe, from_dict
-from svcdns.core.model import Event, KubeObject, ObjectKey, Service, Upsert, diff, key_of
+from svcdns.core.model import Event, KubeObject, ObjectKey, diff, key_of
 
 log = logging.getLogger("svcdns.manifests")
 
@@ -154,14 +154,6 @@ def load(path: Path) -> Objects:
     return objects
 
 
-def services_last(events: Iterable[Event]) -> list[Event]:
-    """A first load in an order that computes each Service once: its endpoints are already
-    there when it arrives (otherwise every Service is encoded twice)."""
-    return sorted(
-        events, key=lambda event: isinstance(event, Upsert) and isinstance(event.obj, Service)
-    )
-
-
 class ManifestSource:
     """Loads `path` once, then polls it; each change becomes the events that describe it."""
 
@@ -174,7 +166,7 @@ class ManifestSource:
         """The first load; raises ManifestError so the caller can exit with its line."""
         self._signature = signature(self.path)
         self.objects = load(self.path)
-        return services_last(diff({}, self.objects))
+        return diff({}, self.objects)
 
     def poll(self) -> list[Event]:
         """Events since the last good load; none when unchanged or broken (logged once)."""

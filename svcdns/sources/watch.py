@@ -26,7 +26,7 @@ from typing import Any, Protocol
 import urllib3
 
 from svcdns.core.convert import ConversionError, describe, from_dict, object_key
-from svcdns.core.model import Delete, Event, KubeObject, ObjectKey, Upsert, diff, key_of
+from svcdns.core.model import Delete, Event, KubeObject, ObjectKey, Upsert, key_of
 
 log = logging.getLogger("svcdns.kube")
 
@@ -191,7 +191,10 @@ class ResourceWatch:
                 self.stop.wait(delay)
 
     def _list(self) -> None:
-        listed: dict[ObjectKey, KubeObject] = {}
+        """Each page feeds the state as it comes; what the list no longer holds is deleted
+        at the end. An object equal to the one known is not replaced, so a relist never
+        holds two copies of the cluster."""
+        seen: set[ObjectKey] = set()
         token = ""
         while True:
             page = self.api.get_json(
@@ -203,18 +206,28 @@ class ResourceWatch:
                     "fieldSelector": self.resource.field_selector,
                 },
             )
+            events: list[Event] = []
             for item in page.get("items") or ():
                 obj = self._convert(item)
-                if obj is not None:
-                    listed[key_of(obj)] = obj
+                if obj is None:
+                    continue
+                key = key_of(obj)
+                seen.add(key)
+                if self.known.get(key) != obj:
+                    self.known[key] = obj
+                    events.append(Upsert(obj))
+            if events:
+                self.sink(events)
             token = page.get("metadata", {}).get("continue") or ""
             if not token:
                 break
         self.resource_version = str(page.get("metadata", {}).get("resourceVersion", ""))
-        events = diff(self.known, listed)
-        self.known = listed
+        gone = [key for key in self.known if key not in seen]
+        for key in gone:
+            del self.known[key]
         self.relists += 1
-        self.sink(events)
+        if gone:
+            self.sink([Delete(key) for key in gone])
         self.on_listed(self.resource)
         self.backoff.reset()
 
