@@ -139,7 +139,7 @@ def _log_format() -> str:
 def _records(config: Config) -> int:
     state = ClusterState(config.zone_settings(), namespaces=config.namespaces)
     if config.manifests is not None:
-        events = ManifestSource(config.manifests).initial()
+        events = ManifestSource(config.manifests, pods=config.pods is PodMode.VERIFIED).initial()
         # The serial is the newest manifest's mtime, so two runs over one dump print the same.
         now = max((p.stat().st_mtime for p in files(config.manifests)), default=0.0)
     else:

@@ -59,8 +59,9 @@ class Runtime:
     def load_manifests(self) -> None:
         """Read the manifests before anything listens: a broken file exits at once."""
         assert self.config.manifests is not None
-        source = ManifestSource(self.config.manifests)
-        self.apply(source.initial())
+        source = ManifestSource(self.config.manifests, pods=self.config.pods is PodMode.VERIFIED)
+        for events in source.initial_batches():  # applied while the rest is parsed
+            self.apply(events)
         self.state.mark_synced()
         self._manifests = source
 

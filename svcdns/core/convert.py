@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import socket
+import sys
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -76,7 +77,7 @@ def _name(raw: Mapping[str, Any]) -> str:
 def _namespace(raw: Mapping[str, Any]) -> str:
     # kubectl always prints it; a hand-written manifest without one means "default".
     namespace = raw["metadata"].get("namespace") or "default"
-    return str(namespace)
+    return sys.intern(str(namespace))  # shared by every object of the namespace
 
 
 def _ip(value: Any, field: str) -> str:
@@ -116,14 +117,15 @@ def _ports(raw_ports: Any, field: str) -> tuple[Port, ...]:
             continue  # an EndpointSlice port without a number means "all ports": no SRV
         if not isinstance(number, int) or isinstance(number, bool) or not 0 < number < 65536:
             raise ConversionError(f"{field}.port {number!r} is not a port number")
-        protocol = str(raw.get("protocol") or "TCP").upper()
-        ports.append(Port(name=str(raw.get("name") or ""), port=number, protocol=protocol))
+        protocol = sys.intern(str(raw.get("protocol") or "TCP").upper())
+        name = sys.intern(str(raw.get("name") or ""))  # port names repeat across Services
+        ports.append(Port(name=name, port=number, protocol=protocol))
     return tuple(ports)
 
 
 def service(raw: Mapping[str, Any]) -> Service:
     spec = raw.get("spec") or {}
-    namespace, name = _namespace(raw), _name(raw)
+    namespace, name = _namespace(raw), sys.intern(_name(raw))  # shared with its slices
     ports = _ports(spec.get("ports"), "spec.ports")
     if spec.get("type") == "ExternalName":
         external = spec.get("externalName")
@@ -184,7 +186,8 @@ def endpoint_slice(raw: Mapping[str, Any]) -> EndpointSlice:
                 )
             )
     group = EndpointGroup(endpoints=tuple(endpoints), ports=_ports(raw.get("ports"), "ports"))
-    return EndpointSlice(namespace=namespace, name=name, service=str(service_name), groups=(group,))
+    service = sys.intern(str(service_name))  # the same string as its Service's name
+    return EndpointSlice(namespace=namespace, name=name, service=service, groups=(group,))
 
 
 def _legacy_addresses(raw_addresses: Any, *, ready: bool) -> list[Endpoint]:

@@ -16,7 +16,7 @@ zone. Imports only the core.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable
 
 from svcdns.core.names import under
 from svcdns.core.rr import Record, RRset, RRType
@@ -27,7 +27,6 @@ from svcdns.core.wire import (
     encode_blob,
     name_text,
     name_wire,
-    suffixes,
 )
 from svcdns.core.zonedata import ServiceRecords
 
@@ -155,14 +154,11 @@ class RecordIndex:
                 changed.add(owner)
             if current is not None:
                 del self._tables[current[0]][wire]
-            if form is None:
-                self._count_interior(wire, -1)
-            else:
-                if current is None:
-                    self._count_interior(wire, +1)
+            if form is not None:
                 # Always re-stored under this call's key object: the pointers stored here
                 # reference the same objects, so a target name is held once.
                 self._tables[form[0]][wire] = form[1]
+        self._count_interior(self._ancestors(old_owners), self._ancestors(new))
         if new:
             self._owners_of[key] = tuple(new)
         else:
@@ -179,24 +175,30 @@ class RecordIndex:
             for record in rrset
         ]
 
-    def _count_interior(self, owner: bytes, step: int) -> None:
+    def _ancestors(self, owners: Iterable[bytes]) -> set[bytes]:
+        """The names strictly between the zone and these owners. A name under the zone is
+        owned by one Service only, so `interior` counts Services, not owners: a Service
+        of 50 endpoints adds one to its domain, not fifty."""
         zone = self.zone_wire
-        if not owner.endswith(zone):
-            return  # reverse names: only exact owners exist
-        for _, name in _proper_ancestors(owner):
-            if len(name) <= len(zone):
-                return
-            count = self.interior.get(name, 0) + step
+        found: set[bytes] = set()
+        for owner in owners:
+            if not owner.endswith(zone):
+                continue  # reverse names: only exact owners exist
+            name = owner[1 + owner[0] :]
+            while len(name) > len(zone) and name not in found:
+                found.add(name)
+                name = name[1 + name[0] :]
+        return found
+
+    def _count_interior(self, before: set[bytes], after: set[bytes]) -> None:
+        for name in after - before:
+            self.interior[name] = self.interior.get(name, 0) + 1
+        for name in before - after:
+            count = self.interior.get(name, 0) - 1
             if count > 0:
                 self.interior[name] = count
             else:
                 self.interior.pop(name, None)
-
-
-def _proper_ancestors(owner: bytes) -> Iterator[tuple[int, bytes]]:
-    walk = suffixes(owner)
-    next(walk, None)
-    return walk
 
 
 def _merge_shared(

@@ -8,6 +8,7 @@ from __future__ import annotations
 import enum
 import ipaddress
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 
 
@@ -92,6 +93,17 @@ class EndpointGroup:
 
     def __repr__(self) -> str:
         return f"EndpointGroup(endpoints={self.endpoints!r}, ports={self.ports!r})"
+
+    def __reduce__(self) -> tuple[Callable[..., EndpointGroup], tuple[bytes, tuple[Port, ...]]]:
+        return _group_from_packed, (self._packed, self.ports)
+
+
+def _group_from_packed(packed: bytes, ports: tuple[Port, ...]) -> EndpointGroup:
+    """Unpickling: the packed form as it is (a loader process hands groups over)."""
+    group = object.__new__(EndpointGroup)
+    object.__setattr__(group, "_packed", packed)
+    object.__setattr__(group, "ports", ports)
+    return group
 
 
 def _text(value: str) -> bytes:

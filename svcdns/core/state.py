@@ -71,12 +71,21 @@ class ClusterState:
 
     def apply(self, event: Event, *, now: float) -> set[str]:
         """Apply one upsert or delete; return the DNS names whose answers changed."""
-        return self.apply_all((event,), now=now)
-
-    def apply_all(self, events: Iterable[Event], *, now: float) -> set[str]:
-        """Apply events in order, recomputing each Service they touch once, at the end (a
-        page of 500 EndpointSlices, or a Service and its slice, costs one encode each)."""
         changed: set[str] = set()
+        self._apply_events((event,), now=now, changed=changed)
+        return changed
+
+    def apply_all(self, events: Iterable[Event], *, now: float) -> bool:
+        """Apply events in order, recomputing each Service they touch once, at the end (a
+        page of 500 EndpointSlices, or a Service and its slice, costs one encode each).
+        Whether anything visible in DNS changed; the names are not kept (a first load
+        changes every one of them)."""
+        return self._apply_events(events, now=now, changed=None)
+
+    def _apply_events(
+        self, events: Iterable[Event], *, now: float, changed: set[str] | None
+    ) -> bool:
+        any_change = False
         touched: dict[ServiceKey, None] = {}
         for event in events:
             if isinstance(event, Upsert):
@@ -92,13 +101,19 @@ class ClusterState:
                 del self._objects[key]
             else:
                 self._objects[key] = new
-            changed |= self._apply_change(old, new, touched)
+            names = self._apply_change(old, new, touched)
+            any_change |= bool(names)
+            if changed is not None:
+                changed |= names
         for service_key in touched:
-            changed |= self._recompute(service_key)
-        if changed:
+            names = self._recompute(service_key)
+            any_change |= bool(names)
+            if changed is not None:
+                changed |= names
+        if any_change:
             self.serial = max(self.serial, int(now))
             self.version += 1
-        return changed
+        return any_change
 
     def _wanted(self, key: ObjectKey) -> bool:
         if self._only_namespaces is None:

@@ -14,6 +14,7 @@ additional length (5 x u16), then the answer bytes and the additional bytes.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import socket
 import struct
@@ -34,10 +35,17 @@ def name_wire(name: str) -> bytes:
     """`web.shop.svc.cluster.local` -> wire labels, root-terminated, lower-cased."""
     if not name:
         return b"\x00"
-    labels = name.lower().encode("utf-8").split(b".")
-    if b"" in labels or max(map(len, labels)) > 63:
+    head, dot, rest = name.partition(".")
+    label = head.lower().encode("utf-8")
+    if not 0 < len(label) <= 63 or (dot and not rest):
         raise ValueError(f"not a DNS name: {name[:100]!r}")
-    return b"".join([_LENGTHS[len(label)] + label for label in labels]) + b"\x00"
+    # The parent is nearly always shared (a Service's domain, a /24's reverse zone).
+    return _LENGTHS[len(label)] + label + (_parent_wire(rest) if dot else b"\x00")
+
+
+@functools.lru_cache(maxsize=4096)
+def _parent_wire(name: str) -> bytes:
+    return name_wire(name)
 
 
 _LENGTHS = [bytes((n,)) for n in range(64)]

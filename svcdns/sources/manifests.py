@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator, Mapping
+import multiprocessing
+from collections.abc import Iterable, Iterator, Mapping
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -20,11 +22,12 @@ import ijson
 import yaml
 
 from svcdns.core.convert import ConversionError, describe, from_dict
-from svcdns.core.model import Event, KubeObject, ObjectKey, diff, key_of
+from svcdns.core.model import Event, KubeObject, ObjectKey, Upsert, diff, key_of
 
 log = logging.getLogger("svcdns.manifests")
 
 SUFFIXES = (".yaml", ".yml", ".json")
+BATCH_SIZE = 500  # objects a batch: small enough to overlap, big enough to amortise a pickle
 Objects = dict[ObjectKey, KubeObject]
 Signature = tuple[tuple[str, int, int], ...]
 
@@ -139,34 +142,110 @@ def _items_of_list(
         yield item, item_kind  # items of a typed list (ServiceList) carry no kind
 
 
-def load(path: Path) -> Objects:
-    """Every DNS-relevant object under `path`; raises ManifestError for a broken file."""
-    objects: Objects = {}
+def _converted(path: Path, *, pods: bool = True) -> Iterator[KubeObject]:
+    """Every DNS-relevant object under `path`, in file order; raises ManifestError. Pods
+    only with `pods` (`--pods verified`: no other answer depends on them)."""
     for file in files(path):
         for raw, kind in _file_items(file):
+            if not pods and (kind or raw.get("kind")) == "Pod":
+                continue
             try:
                 obj = from_dict(raw, kind)
             except ConversionError as error:
                 log.warning("%s: %s skipped: %s", file, describe({**raw, "kind": kind}), error)
                 continue
             if obj is not None:
-                objects[key_of(obj)] = obj
-    return objects
+                yield obj
+
+
+def load(path: Path, *, pods: bool = True) -> Objects:
+    """Every DNS-relevant object under `path`; raises ManifestError for a broken file."""
+    return {key_of(obj): obj for obj in _converted(path, pods=pods)}
+
+
+def load_in_batches(path: Path, *, pods: bool = True) -> Iterator[list[KubeObject]]:
+    """`_converted`, parsed in a child process and handed over in batches of slim objects.
+
+    The parse (JSON or YAML, then conversion) takes as long as building the index from its
+    result; on two cores the two overlap, and the parser's garbage never touches the
+    server's memory. Where fork is not available, the parse runs here.
+    """
+    try:
+        context = multiprocessing.get_context("fork")
+    except ValueError:
+        yield from _batches(_converted(path, pods=pods))
+        return
+    receiver, sender = context.Pipe(duplex=False)
+    child = context.Process(target=_produce, args=(path, sender, pods), daemon=True)
+    child.start()
+    sender.close()
+    try:
+        while True:
+            try:
+                message = receiver.recv()
+            except EOFError:
+                raise ManifestError(f"{path}: the parsing process died") from None
+            if message is None:
+                return
+            if isinstance(message, str):
+                raise ManifestError(message)
+            yield message
+    finally:
+        receiver.close()
+        child.join(timeout=5)
+        if child.is_alive():
+            child.kill()
+            child.join()
+
+
+def _batches(objects: Iterable[KubeObject]) -> Iterator[list[KubeObject]]:
+    batch: list[KubeObject] = []
+    for obj in objects:
+        batch.append(obj)
+        if len(batch) >= BATCH_SIZE:
+            yield batch
+            batch = []
+    yield batch
+
+
+def _produce(path: Path, sender: Connection, pods: bool) -> None:
+    """In the child: batches, then None; or the ManifestError line, as a str."""
+    try:
+        for batch in _batches(_converted(path, pods=pods)):
+            sender.send(batch)
+        sender.send(None)
+    except ManifestError as error:
+        sender.send(str(error))
+    finally:
+        sender.close()
 
 
 class ManifestSource:
     """Loads `path` once, then polls it; each change becomes the events that describe it."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, pods: bool = True) -> None:
         self.path = path
+        self.pods = pods  # whether Pods are read at all (`--pods verified`)
         self.objects: Objects = {}
         self._signature: Signature = ()
 
     def initial(self) -> list[Event]:
         """The first load; raises ManifestError so the caller can exit with its line."""
+        return [event for events in self.initial_batches() for event in events]
+
+    def initial_batches(self) -> Iterator[list[Event]]:
+        """The first load as it is parsed, batch by batch (`load_in_batches`); a broken file
+        raises ManifestError after the batches before it."""
         self._signature = signature(self.path)
-        self.objects = load(self.path)
-        return diff({}, self.objects)
+        self.objects = {}
+        for batch in load_in_batches(self.path, pods=self.pods):
+            events: list[Event] = []
+            for obj in batch:
+                key = key_of(obj)
+                if self.objects.get(key) != obj:  # a later duplicate replaces an earlier one
+                    self.objects[key] = obj
+                    events.append(Upsert(obj))
+            yield events
 
     def poll(self) -> list[Event]:
         """Events since the last good load; none when unchanged or broken (logged once)."""
@@ -176,7 +255,7 @@ class ManifestSource:
         # Remembered before reading: a write during the read shows up at the next poll.
         self._signature = current
         try:
-            objects = load(self.path)
+            objects = load(self.path, pods=self.pods)
         except ManifestError as error:
             log.error("keeping the last good state: %s", error)
             return []
