@@ -8,8 +8,10 @@ objects are kept for a zone of a million names:
   holds the target's wire name: the very bytes object that keys the target, so it costs
   nothing but the table entry;
 - `blobs`: every other owner holds a *blob* (`core.wire`), all its RRsets encoded as the
-  fast path sends them. A name under `<svc>.<ns>.svc.<zone>` can only come from that
-Service; a reverse name may be shared (two headless Services selecting one pod), and each of
+  fast path sends them; one over 1 KiB is stored deflated (`wire.deflate`).
+
+A name under `<svc>.<ns>.svc.<zone>` can only come from that Service; a reverse name may
+be shared (two headless Services selecting one pod), and each of
 its PTR records is attributed to the Service its target names. Nothing here walks the whole
 zone. Imports only the core.
 """
@@ -24,7 +26,9 @@ from svcdns.core.wire import (
     address_bytes,
     address_text,
     decode_blob,
+    deflate,
     encode_blob,
+    inflate,
     name_text,
     name_wire,
 )
@@ -104,7 +108,7 @@ class RecordIndex:
             return None
         table_id, value = stored
         if table_id == BLOB:
-            return decode_blob(owner, value)
+            return decode_blob(owner, inflate(value))
         if table_id == ADDRESS:
             rtype = RRType.A if len(value) == 4 else RRType.AAAA
             return {rtype: (Record(owner, rtype, self.ttl, address_text(value)),)}
@@ -127,7 +131,7 @@ class RecordIndex:
                 if wire is None:
                     wire = wires[target] = name_wire(target)
                 return POINTER, wire
-        return BLOB, encode_blob(owner, _by_type(merged), addresses, wires)
+        return BLOB, deflate(encode_blob(owner, _by_type(merged), addresses, wires))
 
     def set_service(self, key: ServiceKey, records: ServiceRecords) -> set[str]:
         """Replace one Service's records; return the owner names whose RRsets changed."""

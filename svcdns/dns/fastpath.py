@@ -18,7 +18,7 @@ from __future__ import annotations
 import struct
 
 from svcdns.core.state import ClusterState
-from svcdns.core.wire import POINTER, TYPE_HEADER
+from svcdns.core.wire import DEFLATED, POINTER, TYPE_HEADER, inflate
 
 HEADER_SIZE = 12
 CLASSIC_UDP = 512  # RFC 1035 4.2.1
@@ -121,6 +121,8 @@ class FastPath:
                 return None
             return self._negative(data, question_end, name, rcode, opt, limit)
         qtype_number = int.from_bytes(qtype, "big")
+        if blob[0] == DEFLATED:
+            blob = inflate(blob)
         position, blob_size = 0, len(blob)
         while position < blob_size:
             rtype, ancount, arcount, anlen, arlen = TYPE_HEADER.unpack_from(blob, position)

@@ -7,8 +7,9 @@ import pytest
 from svcdns.core import state as state_module
 from svcdns.core.convert import from_dict
 from svcdns.core.model import Delete, ObjectKey, Upsert
-from svcdns.core.rr import RRType
+from svcdns.core.rr import RRType, SRVData
 from svcdns.core.state import ClusterState
+from svcdns.core.wire import DEFLATE_ABOVE, DEFLATED, name_wire
 from svcdns.core.zonedata import PodMode, ZoneSettings
 
 T0 = 1_700_000_000
@@ -181,3 +182,18 @@ def test_legacy_endpoints_used_only_without_slices() -> None:
     assert addresses(state, "db.shop.svc.cluster.local") == ["10.244.9.2"]
     state.apply(Delete(ObjectKey("EndpointSlice", "shop", "db-1")), now=T0)
     assert addresses(state, "db.shop.svc.cluster.local") == ["10.244.9.1"]
+
+
+def test_a_big_rrset_is_stored_deflated_and_reads_back_whole() -> None:
+    state = ClusterState(ZoneSettings())
+    upsert(state, headless("db"))
+    ready = [(f"10.244.7.{n}", True) for n in range(1, 61)]
+    upsert(state, slice_("db-1", "db", *ready))
+    srv_owner = name_wire("_http._tcp.db.shop.svc.cluster.local")
+    stored = state.index.blobs[srv_owner]
+    assert stored[0] == DEFLATED and len(stored) < DEFLATE_ABOVE  # 60 targets, deflated
+    records = state.index.rrsets["_http._tcp.db.shop.svc.cluster.local"][RRType.SRV]
+    assert len(records) == 60
+    assert {r.data.target for r in records if isinstance(r.data, SRVData)} == {
+        f"10-244-7-{n}.db.shop.svc.cluster.local" for n in range(1, 61)
+    }
