@@ -146,10 +146,13 @@ class RecordIndex:
             owner: [r for r in rrs if r.rtype in _ADDRESS_TYPES] for owner, rrs in records.items()
         }
         changed: set[str] = set()
-        for wire in (*old_owners, *(w for w in new if w not in old_owners)):
+        old_set = set(old_owners)
+        for wire in (*old_owners, *(w for w in new if w not in old_set)):
             owner, mine = new.get(wire, ("", ()))
             owner = owner or name_text(wire)
-            current = self.stored(wire)
+            # A name in the zone belongs to one Service: new to it means new to the index.
+            fresh = wire not in old_set and wire.endswith(self.zone_wire)
+            current = None if fresh else self.stored(wire)
             merged = mine
             if current is not None and not under(owner, self.zone):
                 merged = _merge_shared(self.decoded(owner, wire) or {}, key, mine)
