@@ -1,23 +1,32 @@
 """The Kubernetes API source: connection, raw GETs, and one watch thread per resource.
 
-The only module importing `kubernetes`. Raw JSON is read (`_preload_content=False`) and
-converted straight into the slim model; the client's model objects are never built. The
-list/watch loop itself is in `watch`.
+The only module importing `kubernetes`, and only in a short-lived child process: the
+official client reads the kubeconfig or in-cluster configuration there (it costs about
+25 MB resident just to import) and hands back plain connection settings; GETs then go
+through urllib3, the HTTP library that client uses itself. Raw JSON is converted straight
+into the slim model. The list/watch loop itself is in `watch`.
 """
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
+import multiprocessing
 import os
+import shutil
 import socket
+import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from multiprocessing.connection import Connection as Pipe
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import urllib3
-from kubernetes import client, config
 
 from svcdns.sources import KubeConfigError
 from svcdns.sources.watch import (
@@ -34,6 +43,8 @@ from svcdns.sources.watch import (
 log = logging.getLogger("svcdns.kube")
 
 CONNECT_TIMEOUT = 5.0
+TOKEN_REREAD = 60.0  # seconds: a projected service-account token is rotated by the kubelet
+RELOAD_AFTER_401 = 60.0  # seconds between re-reads of the configuration on 401
 KEEPALIVE_OPTIONS = [
     (socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1),
     *(
@@ -44,75 +55,217 @@ KEEPALIVE_OPTIONS = [
 ]
 
 
-def api_client(kubeconfig: Path | None, context: str | None) -> Any:
-    """`--kubeconfig`, else in-cluster when KUBERNETES_SERVICE_HOST is set, else ~/.kube/config."""
-    configuration = client.Configuration()
+@dataclass(frozen=True, slots=True)
+class ApiConnection:
+    """How to reach the API server: what the official client's configuration amounts to."""
+
+    host: str
+    verify: bool = True
+    ca_pem: bytes = b""
+    client_cert_pem: bytes = b""
+    client_key_pem: bytes = b""
+    token: str = ""  # "Bearer ..." as the client would send it
+    token_file: str = ""  # in-cluster: re-read, since the kubelet rotates it
+    server_name: str = ""  # tls-server-name
+    proxy: str = ""
+    # Where it came from, to read it again when the server says 401.
+    kubeconfig: str = ""
+    context: str = ""
+
+
+def api_client(
+    kubeconfig: Path | None, context: str | None, *, start: str = "fork"
+) -> ApiConnection:
+    """`--kubeconfig`, else in-cluster when KUBERNETES_SERVICE_HOST is set, else ~/.kube/config.
+
+    Read by the official client in a child process (see the module docstring), forked at
+    start-up; `start="spawn"` once threads run (a fork could inherit a lock held by one)."""
     default = Path(os.path.expanduser("~/.kube/config"))
-    try:
-        if kubeconfig is not None:
-            config.load_kube_config(
-                config_file=str(kubeconfig), context=context, client_configuration=configuration
-            )
-        elif os.environ.get("KUBERNETES_SERVICE_HOST"):
-            config.load_incluster_config(client_configuration=configuration)
-        elif default.exists():
-            config.load_kube_config(
-                config_file=str(default), context=context, client_configuration=configuration
-            )
-        else:
+    if kubeconfig is None and not os.environ.get("KUBERNETES_SERVICE_HOST"):
+        if not default.exists():
             raise KubeConfigError(
                 "no Kubernetes API to watch: no --manifests or --kubeconfig, "
                 "KUBERNETES_SERVICE_HOST is not set (not in a cluster), "
                 f"and {default} does not exist"
             )
+        kubeconfig = default
+    try:
+        processes = (
+            multiprocessing.get_context("spawn")
+            if start == "spawn"
+            else multiprocessing.get_context("fork")
+        )
+    except ValueError:
+        return _read_configuration(kubeconfig, context)
+    receiver, sender = processes.Pipe(duplex=False)
+    child = processes.Process(target=_configuration_child, args=(kubeconfig, context, sender))
+    child.start()
+    sender.close()
+    try:
+        result = receiver.recv()
+    except EOFError:
+        result = f"{kubeconfig or 'in-cluster config'}: the configuration reader died"
+    finally:
+        receiver.close()
+        child.join()
+    if isinstance(result, str):
+        raise KubeConfigError(result)
+    assert isinstance(result, ApiConnection)
+    return result
+
+
+def _configuration_child(kubeconfig: Path | None, context: str | None, sender: Pipe) -> None:
+    try:
+        sender.send(_read_configuration(kubeconfig, context))
+    except KubeConfigError as error:
+        sender.send(str(error))
+    finally:
+        sender.close()
+
+
+def _read_configuration(kubeconfig: Path | None, context: str | None) -> ApiConnection:
+    from kubernetes import client, config  # here only: see the module docstring
+
+    configuration = client.Configuration()
+    token_file = ""
+    try:
+        if kubeconfig is not None:
+            config.load_kube_config(
+                config_file=str(kubeconfig), context=context, client_configuration=configuration
+            )
+        else:
+            config.load_incluster_config(client_configuration=configuration)
+            token_file = config.incluster_config.SERVICE_TOKEN_FILENAME
+        # The key the client's "BearerToken" auth setting reads (older clients: authorization).
+        token = (
+            configuration.get_api_key_with_prefix("BearerToken")
+            or configuration.get_api_key_with_prefix("authorization")
+            or ""
+        )
+        return ApiConnection(
+            host=configuration.host,
+            verify=bool(configuration.verify_ssl),
+            ca_pem=_read(configuration.ssl_ca_cert),
+            client_cert_pem=_read(configuration.cert_file),
+            client_key_pem=_read(configuration.key_file),
+            token=token,
+            token_file=token_file,
+            server_name=getattr(configuration, "tls_server_name", None) or "",
+            proxy=configuration.proxy or "",
+            kubeconfig=str(kubeconfig or ""),
+            context=context or "",
+        )
     except (config.ConfigException, OSError, ValueError, TypeError) as error:
-        where = kubeconfig or ("in-cluster config" if kubeconfig is None else default)
+        where = kubeconfig or "in-cluster config"
         raise KubeConfigError(f"{where}: {' '.join(str(error).split())}") from None
-    # A watch on an idle resource may rightly stay silent for its whole timeout, so a dead
-    # connection (API server node gone, NAT state dropped) is found by TCP keepalive:
-    # probed after 30 s idle, given up after 3 unanswered probes 10 s apart.
-    configuration.socket_options = [
-        *urllib3.connection.HTTPConnection.default_socket_options,
-        *KEEPALIVE_OPTIONS,
-    ]
-    # One connection per watch thread, and some for lists: never "pool full" discards.
-    configuration.connection_pool_maxsize = 64
-    return client.ApiClient(configuration)
+
+
+def _read(path: str | None) -> bytes:
+    return Path(path).read_bytes() if path else b""
 
 
 class RawApi:
-    """GET requests through the official client, answered as raw JSON or a line stream."""
+    """GET requests to the API server, answered as raw JSON or a line stream."""
 
-    def __init__(self, api: Any) -> None:
-        self._api = api
+    def __init__(self, connection: ApiConnection) -> None:
+        self._lock = threading.Lock()
+        self._files = ""
+        self._connect(connection)
+
+    def _connect(self, connection: ApiConnection) -> None:
+        self.connection = connection
+        self._token = connection.token
+        self._token_read = time.monotonic()
+        options: dict[str, Any] = {
+            # One connection per watch thread, and some for lists: never "pool full" discards.
+            "maxsize": 64,
+            # A watch on an idle resource may rightly stay silent for its whole timeout, so a
+            # dead connection (API server node gone, NAT state dropped) is found by TCP
+            # keepalive: probed after 30 s idle, given up after 3 unanswered probes 10 s apart.
+            "socket_options": [
+                *urllib3.connection.HTTPConnection.default_socket_options,
+                *KEEPALIVE_OPTIONS,
+            ],
+            "retries": False,
+        }
+        if connection.host.startswith("https"):
+            options["cert_reqs"] = "CERT_REQUIRED" if connection.verify else "CERT_NONE"
+            if connection.ca_pem:
+                options["ca_cert_data"] = connection.ca_pem.decode("ascii")
+            if connection.client_cert_pem:
+                options["cert_file"], options["key_file"] = self._key_files(connection)
+            if connection.server_name:
+                options["server_hostname"] = connection.server_name
+        if connection.proxy:
+            self._pool: urllib3.PoolManager = urllib3.ProxyManager(connection.proxy, **options)
+        else:
+            self._pool = urllib3.PoolManager(**options)
+
+    def _key_files(self, connection: ApiConnection) -> tuple[str, str]:
+        """urllib3 loads a client certificate from files: a private folder, removed at exit."""
+        if not self._files:
+            self._files = tempfile.mkdtemp(prefix="svcdns-")
+            atexit.register(shutil.rmtree, self._files, True)
+        cert, key = Path(self._files, "client.crt"), Path(self._files, "client.key")
+        for path, data in ((cert, connection.client_cert_pem), (key, connection.client_key_pem)):
+            path.touch(mode=0o600)
+            path.write_bytes(data)
+        return str(cert), str(key)
+
+    def _headers(self) -> dict[str, str]:
+        headers = {"Accept": "application/json"}
+        connection = self.connection
+        if connection.token_file and time.monotonic() - self._token_read > TOKEN_REREAD:
+            try:
+                token = Path(connection.token_file).read_text(encoding="ascii").strip()
+                self._token = f"Bearer {token}"
+            except OSError as error:
+                log.warning("cannot re-read %s: %s", connection.token_file, error)
+            self._token_read = time.monotonic()
+        if self._token:
+            headers["Authorization"] = self._token
+        return headers
+
+    def _reload_after_401(self) -> None:
+        """A token from an exec plugin or a rotated file may have expired: read it again."""
+        connection = self.connection
+        with self._lock:
+            if time.monotonic() - self._token_read < RELOAD_AFTER_401:
+                return
+            self._token_read = time.monotonic()
+            try:
+                kubeconfig = Path(connection.kubeconfig) if connection.kubeconfig else None
+                self._connect(api_client(kubeconfig, connection.context or None, start="spawn"))
+            except KubeConfigError as error:
+                log.warning("re-reading the API configuration after 401: %s", error)
 
     def _get(self, path: str, query: dict[str, Any], read_timeout: float) -> Any:
-        params = self._api.param_serialize(
+        params = {k: v for k, v in query.items() if v not in (None, "")}
+        url = self.connection.host.rstrip("/") + path
+        if params:
+            url += "?" + urlencode(params)
+        response = self._pool.request(
             "GET",
-            path,
-            query_params=[(k, v) for k, v in query.items() if v not in (None, "")],
-            header_params={"Accept": "application/json"},
-            auth_settings=["BearerToken"],
+            url,
+            headers=self._headers(),
+            preload_content=False,
+            timeout=urllib3.Timeout(connect=CONNECT_TIMEOUT, read=read_timeout),
         )
-        try:
-            response = self._api.call_api(
-                *params, _request_timeout=(CONNECT_TIMEOUT, read_timeout)
-            ).response
-        except client.ApiException as error:
-            raise ApiError(error.status or 0, str(error.reason)) from None
         if response.status == 410:
             response.release_conn()
             raise Gone(path)
         if not 200 <= response.status < 300:
             body = response.read()
             response.release_conn()
+            if response.status == 401:
+                self._reload_after_401()
             raise ApiError(response.status, _status_message(body))
         return response
 
     def get_json(self, path: str, query: dict[str, Any], *, read_timeout: float = 30.0) -> Any:
         response = self._get(path, query, read_timeout)
         try:
-            return json.loads(response.data)
+            return json.loads(response.read())
         finally:
             response.release_conn()
 
@@ -157,7 +310,7 @@ class KubeSource:
 
     def __init__(
         self,
-        api: Any,
+        api: ApiConnection,
         *,
         namespaces: frozenset[str] | None,
         labels: str,

@@ -416,10 +416,10 @@ def test_api_and_manifests_sources_serve_identical_records(
 def test_api_connections_use_tcp_keepalive(fake: FakeApiServer, tmp_path: Path) -> None:
     import socket
 
-    from svcdns.sources.kube import api_client
+    from svcdns.sources.kube import RawApi, api_client
 
-    api = api_client(fake.write_kubeconfig(tmp_path / "kubeconfig"), None)
-    options = api.configuration.socket_options
+    api = RawApi(api_client(fake.write_kubeconfig(tmp_path / "kubeconfig"), None))
+    options = api._pool.connection_pool_kw["socket_options"]
     assert (socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1) in options
     assert (socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 30) in options
     assert (socket.IPPROTO_TCP, socket.TCP_NODELAY, 1) in options  # urllib3's default kept
