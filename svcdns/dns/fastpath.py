@@ -43,6 +43,14 @@ _SPECIAL_SINGLE = frozenset((b"dns-version", b"dns", b"svc", b"pod"))
 _SOA_FIXED = struct.Struct("!HHIH")
 _COUNTS = struct.Struct("!HHH")  # answer, authority, additional
 _QUESTION_POINTER = b"\xc0\x0c"  # the owner of every answer: the question name
+_ADDRESS_TYPE = {4: b"\x00\x01", 16: b"\x00\x1c"}  # packed length -> A or AAAA
+# Reply flags of a NOERROR answer by the query's RD and CD bits: QR, AA, RD and CD copied.
+_NOERROR_FLAGS = {rd | cd: bytes((0x84 | rd, cd)) for rd in (0, 0x01) for cd in (0, 0x10)}
+# Counts of a one-record answer: QD 1, AN 1, NS 0, AR 0, or 1 for our OPT.
+_ONE_ANSWER = {
+    False: b"\x00\x01\x00\x01\x00\x00\x00\x00",
+    True: b"\x00\x01\x00\x01\x00\x00\x00\x01",
+}
 
 
 class FastPath:
@@ -101,20 +109,32 @@ class FastPath:
         if qtype in _SLOW_TYPE_BYTES:
             return None
         name = data[HEADER_SIZE : end + 1].lower()
+        # The tables in the order queries find them: addresses (service and endpoint names),
+        # pointers (reverse names), blobs (SRV and the rest).
+        packed = self._addresses.get(name)
+        if packed is not None:
+            if qtype == _ADDRESS_TYPE[len(packed)]:
+                # One address record: the reply always fits in 512 bytes.
+                return b"".join(
+                    (
+                        data[:2],
+                        _NOERROR_FLAGS[(data[2] & _RD) | (data[3] & _CD)],
+                        _ONE_ANSWER[bool(opt)],
+                        data[HEADER_SIZE:question_end],
+                        self._address_rr[len(packed)],
+                        packed,
+                        opt,
+                    )
+                )
+            return self._nodata(data, question_end, name, qtype, opt, limit)
+        target = self._pointers.get(name)
+        if target is not None:
+            if qtype == b"\x00\x0c":
+                answer = self._pointer_rr + len(target).to_bytes(2, "big") + target
+                return _positive(data, question_end, 1, 0, answer, len(answer), opt, limit)
+            return self._nodata(data, question_end, name, qtype, opt, limit)
         blob = self._blobs.get(name)
         if blob is None:
-            packed = self._addresses.get(name)
-            if packed is not None:
-                if qtype == (b"\x00\x01" if len(packed) == 4 else b"\x00\x1c"):
-                    answer = self._address_rr[len(packed)] + packed
-                    return _positive(data, question_end, 1, 0, answer, len(answer), opt, limit)
-                return self._nodata(data, question_end, name, qtype, opt, limit)
-            target = self._pointers.get(name)
-            if target is not None:
-                if qtype == b"\x00\x0c":
-                    answer = self._pointer_rr + len(target).to_bytes(2, "big") + target
-                    return _positive(data, question_end, 1, 0, answer, len(answer), opt, limit)
-                return self._nodata(data, question_end, name, qtype, opt, limit)
             # Unknown names: only now check the name is well formed (a known one must be).
             rcode = self._negative_rcode(name)
             if rcode < 0:
