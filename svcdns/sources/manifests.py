@@ -23,6 +23,7 @@ import yaml
 
 from svcdns.core.convert import ConversionError, describe, from_dict
 from svcdns.core.model import Event, KubeObject, ObjectKey, Upsert, diff, key_of
+from svcdns.sources.yamlsplit import Piece, pieces
 
 log = logging.getLogger("svcdns.manifests")
 
@@ -89,9 +90,36 @@ def _list_item_kind(kind: str) -> str:
     return kind[: -len("List")] if kind.endswith("List") else ""
 
 
-def _yaml_documents(file: Path) -> Iterator[Any]:
+def _yaml_items(file: Path) -> Iterator[tuple[Mapping[str, Any], str]]:
+    """(object, kind) pairs of a YAML file, a top-level `items:` list entry by entry
+    (`yamlsplit`), so a `kubectl get -o yaml` dump is never parsed whole."""
+    kindless: list[Mapping[str, Any]] = []  # typed-list items: their kind comes last
     with file.open("rb") as stream:
-        yield from yaml.load_all(stream, Loader=_YAML_LOADER)
+        for piece in pieces(stream):
+            parsed = _parse_piece(piece, file)
+            if piece.is_item:
+                for item in parsed or ():
+                    if isinstance(item, Mapping) and not item.get("kind"):
+                        kindless.append(item)
+                    else:
+                        yield from _items_of_list(item, "", file)
+                continue
+            if piece.had_items and isinstance(parsed, Mapping) and parsed.get("items") is None:
+                item_kind = _list_item_kind(str(parsed.get("kind", "")))
+                yield from ((item, item_kind) for item in kindless)
+                kindless = []
+            else:
+                yield from _items(parsed, file)
+
+
+def _parse_piece(piece: Piece, file: Path) -> Any:
+    try:
+        return yaml.load(piece.text, Loader=_YAML_LOADER)
+    except yaml.MarkedYAMLError as error:
+        mark, where = error.problem_mark, ""
+        if mark is not None:  # the place in the file, not in the piece
+            where = f"line {piece.line + mark.line + 1} column {mark.column + piece.indent + 1}: "
+        raise ManifestError(f"{file}: invalid YAML: {where}{error.problem}") from None
 
 
 def _file_items(file: Path) -> Iterator[tuple[Mapping[str, Any], str]]:
@@ -100,8 +128,7 @@ def _file_items(file: Path) -> Iterator[tuple[Mapping[str, Any], str]]:
         if file.suffix == ".json":
             yield from _json_items(file)
         else:
-            for document in _yaml_documents(file):
-                yield from _items(document, file)
+            yield from _yaml_items(file)
     except ManifestError:
         raise
     except yaml.MarkedYAMLError as error:
