@@ -80,6 +80,21 @@ def _parser() -> argparse.ArgumentParser:
         help="where names outside the zones go; none: REFUSED",
     )
     serving.add_argument(
+        "--stub-domain",
+        action="append",
+        metavar="DOMAIN=ADDR[:PORT][,ADDR...]",
+        help="send this domain and names under it to these servers (repeatable)",
+    )
+    serving.add_argument(
+        "--allow-recursion", metavar="CIDR,...", help="who may use forwarding (default private)"
+    )
+    serving.add_argument(
+        "--max-concurrent", metavar="N", help="forwarded questions in flight (default 1000)"
+    )
+    serving.add_argument(
+        "--force-tcp", action="store_true", default=None, help="ask upstreams over TCP only"
+    )
+    serving.add_argument(
         "--http", metavar="ADDR:PORT", help="/health /ready /metrics (default 0.0.0.0:9153; none)"
     )
     serving.add_argument(

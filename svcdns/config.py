@@ -19,6 +19,16 @@ from svcdns.core.zonedata import PodMode, ZoneSettings
 from svcdns.net.transport import ListenAddress
 
 DEFAULT_PORT = 53
+# Who may have names outside the zones forwarded: loopback and the private ranges.
+DEFAULT_RECURSION_CLIENTS = (
+    "127.0.0.0/8",
+    "::1/128",
+    "10.0.0.0/8",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "fc00::/7",
+    "fe80::/10",
+)
 WILDCARDS = ("0.0.0.0", "::")
 
 
@@ -38,6 +48,11 @@ class Config:
     endpoint_pod_names: bool = False
     namespaces: frozenset[str] | None = None
     upstream: tuple[str, ...] | None = None  # None: /etc/resolv.conf; (): `--upstream none`
+    # `--stub-domain corp.example=10.0.0.53,10.0.0.54:5353`: that domain's own servers.
+    stub_domains: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    allow_recursion: tuple[str, ...] = DEFAULT_RECURSION_CLIENTS
+    max_concurrent: int = 1000
+    force_tcp: bool = False
     http: str = "0.0.0.0:9153"
     workers: int = 1
     tcp_idle_timeout: float = 10.0
@@ -141,7 +156,51 @@ def _upstream(value: Any) -> tuple[str, ...] | None:
     items = [value] if isinstance(value, str) else list(value)
     if [str(i).lower() for i in items] == ["none"]:
         return ()
+    for item in items:
+        _check_upstream(str(item), "--upstream")
     return tuple(str(i) for i in items)
+
+
+def _stub_domains(value: Any) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """`DOMAIN=ADDR[:PORT][,ADDR...]` items (flags), or a mapping DOMAIN: [ADDR, ...] (file)."""
+    if value is None:
+        return ()
+    pairs: list[tuple[str, list[str]]] = []
+    if isinstance(value, Mapping):
+        pairs = [(str(k), _as_list(v)) for k, v in value.items()]
+    else:
+        for item in _as_list(value):
+            domain, sep, listed = item.partition("=")
+            if not sep or not listed.strip():
+                raise ConfigError(f"--stub-domain {item!r}: expected DOMAIN=ADDR[:PORT][,ADDR...]")
+            pairs.append((domain, listed.split(",")))
+    stubs = []
+    for domain, servers in pairs:
+        name = _zone(domain)
+        for server in servers:
+            _check_upstream(server, "--stub-domain")
+        stubs.append((name, tuple(s.strip() for s in servers)))
+    return tuple(stubs)
+
+
+def _check_upstream(text: str, flag: str) -> None:
+    from svcdns.net.forward import parse_upstream
+
+    try:
+        parse_upstream(text)
+    except (ValueError, OSError):
+        raise ConfigError(f"{flag} {text!r}: expected ADDR, ADDR:PORT or [ADDR]:PORT") from None
+
+
+def _networks(value: Any) -> tuple[str, ...]:
+    items = value.split(",") if isinstance(value, str) else _as_list(value)
+    networks = []
+    for item in (i.strip() for i in items):
+        try:
+            networks.append(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError:
+            raise ConfigError(f"--allow-recursion {item!r}: not a CIDR") from None
+    return tuple(networks)
 
 
 def _as_list(value: Any) -> list[str]:
@@ -188,6 +247,9 @@ def build(values: Mapping[str, Any]) -> Config:
         raise ConfigError(
             "--startup-timeout and --lameduck must be >= 0, --watch-timeout >= 1 second"
         )
+    max_concurrent: int = _number(given.get("max_concurrent", 1000), "--max-concurrent")
+    if max_concurrent < 1:
+        raise ConfigError(f"--max-concurrent {max_concurrent}: must be at least 1")
     if "manifests" in given and ("kubeconfig" in given or "context" in given):
         raise ConfigError("--manifests and --kubeconfig/--context are two sources: pick one")
     return Config(
@@ -201,6 +263,10 @@ def build(values: Mapping[str, Any]) -> Config:
         endpoint_pod_names=_flag(given.get("endpoint_pod_names", False), "endpoint-pod-names"),
         namespaces=_namespaces(given.get("namespaces")),
         upstream=_upstream(given.get("upstream")),
+        stub_domains=_stub_domains(given.get("stub_domain")),
+        allow_recursion=_networks(given.get("allow_recursion", default.allow_recursion)),
+        max_concurrent=max_concurrent,
+        force_tcp=_flag(given.get("force_tcp", False), "force-tcp"),
         http=str(given.get("http", default.http)),
         workers=workers,
         tcp_idle_timeout=idle,

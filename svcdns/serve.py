@@ -14,17 +14,18 @@ import os
 import signal
 import time
 from collections import Counter
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from svcdns.config import Config, parse_listen
 from svcdns.core.model import Event, Upsert, key_of
 from svcdns.core.state import ClusterState
 from svcdns.core.zonedata import PodMode
-from svcdns.dns.handler import Handler
+from svcdns.dns.handler import Handler, Outside
 from svcdns.net.transport import DnsServer
 from svcdns.ops.http import OpsServer
 from svcdns.ops.metrics import DROPPED, Metrics
+from svcdns.recursion import Recursion
 from svcdns.sources.manifests import ManifestSource
 from svcdns.workers import report_ops_address, worker_config, worker_number
 
@@ -138,14 +139,30 @@ class Runtime:
 
     async def run(self, source: KubeSource | None) -> int:
         config = self.config
-        handler = Handler(self.state)
+        recursion = Recursion(config)
+        if config.upstream != () and not recursion.enabled:
+            log.warning(
+                "no upstream (/etc/resolv.conf has none): names outside the zones get REFUSED"
+            )
+        handler = Handler(self.state, forwarding=recursion.enabled)
         metrics = self.metrics
         answer = handler.handle
         udp_counts, tcp_counts = metrics.queries.udp, metrics.queries.tcp
 
-        def handle(data: bytes, *, udp: bool) -> bytes | None:
+        async def forward(data: bytes, outside: Outside, client: Any, counts: list[int]) -> bytes:
+            reply = await recursion.answer(data, outside, client)
+            counts[reply[3] & 15] += 1
+            return reply
+
+        def forward_udp(data: bytes, outside: Outside, client: Any) -> Awaitable[bytes]:
+            return forward(data, outside, client, udp_counts)
+
+        def handle(data: bytes, *, udp: bool, client: Any = None) -> Any:
+            counts = udp_counts if udp else tcp_counts
             reply = answer(data, udp=udp)
-            (udp_counts if udp else tcp_counts)[DROPPED if reply is None else reply[3] & 15] += 1
+            if isinstance(reply, Outside):
+                return forward(data, reply, client, counts)
+            counts[DROPPED if reply is None else reply[3] & 15] += 1
             return reply
 
         server = DnsServer(
@@ -154,7 +171,7 @@ class Runtime:
             tcp_idle_timeout=config.tcp_idle_timeout,
             max_tcp_connections=config.tcp_max_connections,
             reuse_port=self.worker is not None,
-            handle_udp=handler.udp_answerer(udp_counts),
+            handle_udp=handler.udp_answerer(udp_counts, forward_udp),
         )
         stopping: list[str] = []  # "shutting down" once signalled: /ready turns 503 at once
 
@@ -226,11 +243,6 @@ def serve(config: Config) -> int:
         runtime.load_manifests()
     else:
         source = runtime.connect_api()
-    if config.upstream != ():
-        log.warning(
-            "forwarding is not available in this version: names outside the zones "
-            "get REFUSED (as with --upstream none)"
-        )
     return run_loop(runtime.run(source))
 
 

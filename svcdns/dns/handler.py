@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
 
 from svcdns.core.answer import Answer, answer
 from svcdns.core.rr import Rcode, RRType
 from svcdns.core.state import ClusterState
 from svcdns.dns.codec import (
     CLASS_IN,
+    MAX_TCP_MESSAGE,
     Query,
     WireError,
     encode_reply,
@@ -25,21 +28,38 @@ from svcdns.dns.codec import (
     read_header,
 )
 from svcdns.dns.fastpath import FastPath
+from svcdns.dns.forwarded import question_end
 
 log = logging.getLogger("svcdns.handler")
 FAILURE_REPORT_INTERVAL = 10  # seconds between log lines about fast-path failures
 
 _ZONE_TRANSFERS = (RRType.AXFR, RRType.IXFR)
+_REFUSED = Answer(Rcode.REFUSED, authoritative=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Outside:
+    """A plain query for a name outside the zones, to forward: its lower-case name, where
+    its question ends, and what the client can take."""
+
+    name: str
+    question_end: int
+    edns: bool
+    limit: int
+
+
+OutsideFn = Callable[[bytes, Outside, Any], Awaitable[bytes | None]]
 
 
 class Handler:
-    def __init__(self, state: ClusterState) -> None:
+    def __init__(self, state: ClusterState, *, forwarding: bool = False) -> None:
         self.state = state
+        self.forwarding = forwarding  # names outside the zones: Outside, else REFUSED
         self.fast = FastPath(state)
         self._fast_failures = 0
         self._last_failure_report = -float(FAILURE_REPORT_INTERVAL)
 
-    def handle(self, data: bytes, *, udp: bool) -> bytes | None:
+    def handle(self, data: bytes, *, udp: bool) -> bytes | Outside | None:
         try:
             reply = self.fast.answer(data, udp=udp)
         except Exception as error:  # a fast-path bug must cost speed, never an answer
@@ -47,25 +67,30 @@ class Handler:
             reply = None
         return reply if reply is not None else self.full(data, udp=udp)
 
-    def udp_answerer(self, counts: list[int]) -> Callable[[bytes], bytes | None]:
+    def udp_answerer(self, counts: list[int], outside: OutsideFn) -> Callable[[bytes, Any], Any]:
         """`handle(data, udp=True)` as one closure for the UDP hot path, counting each reply
-        in `counts` by rcode (slot 16: dropped): no frame but the fast path's own."""
+        in `counts` by rcode (slot 16: dropped): no frame but the fast path's own. A name
+        outside the zones goes to `outside(data, Outside, client)`, which returns what the
+        transport awaits."""
         fast, full, dropped = self.fast.answer, self.full, len(counts) - 1
 
-        def answer_udp(data: bytes) -> bytes | None:
+        def answer_udp(data: bytes, client: Any) -> Any:
             try:
                 reply = fast(data, udp=True)
             except Exception as error:  # a fast-path bug must cost speed, never an answer
                 self._report_fast_failure(error)
                 reply = None
             if reply is None:
-                reply = full(data, udp=True)
+                found = full(data, udp=True)
+                if isinstance(found, Outside):
+                    return outside(data, found, client)
+                reply = found
             counts[dropped if reply is None else reply[3] & 15] += 1
             return reply
 
         return answer_udp
 
-    def full(self, data: bytes, *, udp: bool) -> bytes | None:
+    def full(self, data: bytes, *, udp: bool) -> bytes | Outside | None:
         try:
             header = read_header(data)
         except WireError:
@@ -75,7 +100,14 @@ class Handler:
         except WireError as error:
             return None if error.rcode is None else error_reply(header, error.rcode)
         try:
-            return encode_reply(query, self.resolve(query), udp=udp)
+            result = self.resolve(query)
+            if result is None:
+                end = question_end(data)
+                if end < 0:  # a compressed question: nothing to forward it as
+                    return encode_reply(query, _REFUSED, udp=udp)
+                limit = query.udp_limit() if udp else MAX_TCP_MESSAGE
+                return Outside(query.name, end, edns=query.edns is not None, limit=limit)
+            return encode_reply(query, result, udp=udp)
         except Exception as error:  # one bad answer must not take the server down
             log.error(
                 "SERVFAIL for %s type %d: %s: %s",
@@ -100,15 +132,16 @@ class Handler:
             self._fast_failures = 0
             self._last_failure_report = now
 
-    def resolve(self, query: Query) -> Answer:
+    def resolve(self, query: Query) -> Answer | None:
+        """The answer, or None for a name outside the zones when forwarding is on."""
         if query.edns is not None and query.edns.version > 0:
             return Answer(Rcode.BADVERS, authoritative=False)  # RFC 6891 section 6.1.3
         if query.qclass != CLASS_IN or query.qtype in _ZONE_TRANSFERS:
             # No CHAOS/HESIOD data, and no zone transfers: the zone is the cluster's.
             return Answer(Rcode.REFUSED, authoritative=False)
         result = answer(self.state, query.name, query.qtype)
-        if result is None:  # outside the zones; forwarding is not built yet
-            return Answer(Rcode.REFUSED, authoritative=False)
+        if result is None:  # outside the zones
+            return None if self.forwarding else _REFUSED
         return result
 
     @staticmethod

@@ -7,16 +7,15 @@ concurrent TCP connections. Nothing here may let bad input kill a loop.
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import socket
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
 log = logging.getLogger("svcdns.transport")
 
-HandleFn = Callable[..., bytes | None]
+HandleFn = Callable[..., Any]  # (data, *, udp, client) -> bytes, None, or an awaitable
 UDP_RECEIVE_BUFFER = 4 * 1024 * 1024
 
 
@@ -33,9 +32,9 @@ class ListenError(OSError):
     """A listen address that cannot be bound; the message names it."""
 
 
-def _safe(handle: HandleFn, data: bytes, *, udp: bool) -> bytes | None:
+def _safe(handle: HandleFn, data: bytes, *, udp: bool, client: Any = None) -> Any:
     try:
-        return handle(data, udp=udp)
+        return handle(data, udp=udp, client=client)
     except Exception:  # the handler never raises; this keeps a bug from killing the loop
         log.exception("handler raised")
         return None
@@ -45,13 +44,34 @@ def _not_connected(data: bytes, addr: tuple[str | int, ...]) -> None:
     raise ConnectionError("no transport yet")
 
 
-UdpHandleFn = Callable[[bytes], bytes | None]
+# (data, client address) -> a reply, None (drop), or an awaitable of one (forwarding).
+UdpHandleFn = Callable[[bytes, Any], Any]
+
+
+def _later(reply: Awaitable[bytes | None], pending: set[asyncio.Future[Any]], send: Any) -> None:
+    """Send what `reply` resolves to, when it does; the task is kept until then."""
+    task = asyncio.ensure_future(reply)
+    pending.add(task)
+
+    def done(finished: asyncio.Future[Any]) -> None:
+        pending.discard(finished)
+        if finished.cancelled():
+            return
+        if finished.exception() is not None:
+            log.error("a forwarded answer failed: %r", finished.exception())
+            return
+        result = finished.result()
+        if result is not None:
+            send(result)
+
+    task.add_done_callback(done)
 
 
 class UdpListener(asyncio.DatagramProtocol):
     def __init__(self, handle: UdpHandleFn) -> None:
         self._handle = handle
         self._send: Callable[[bytes, tuple[str | int, ...]], None] = _not_connected
+        self._pending: set[asyncio.Future[Any]] = set()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._send = cast(asyncio.DatagramTransport, transport).sendto
@@ -59,12 +79,14 @@ class UdpListener(asyncio.DatagramProtocol):
     def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
         # The hottest function of the server: no helper calls beyond the handler itself.
         try:
-            reply = self._handle(data)
+            reply = self._handle(data, addr)
         except Exception:  # the handler never raises; this keeps a bug from killing the loop
             log.exception("handler raised")
             return
-        if reply is not None:
+        if type(reply) is bytes:
             self._send(reply, addr)
+        elif reply is not None:  # forwarded: sent when the upstream has answered
+            _later(reply, self._pending, lambda result: self._send(result, addr))
 
     def error_received(self, exc: Exception) -> None:
         pass  # an ICMP error for an earlier reply; nothing to do
@@ -78,9 +100,12 @@ class TcpConnection(asyncio.Protocol):
         self._buffer = bytearray()
         self._transport: asyncio.Transport | None = None
         self._idle: asyncio.TimerHandle | None = None
+        self._peer: Any = None
+        self._pending: set[asyncio.Future[Any]] = set()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = cast(asyncio.Transport, transport)
+        self._peer = transport.get_extra_info("peername")
         if len(self._server.connections) >= self._server.max_tcp_connections:
             self._transport.abort()  # over the cap: refuse cheaply rather than queue
             return
@@ -103,9 +128,15 @@ class TcpConnection(asyncio.Protocol):
             message = bytes(self._buffer[2 : 2 + size])
             del self._buffer[: 2 + size]
             self._arm_idle_timer()
-            reply = _safe(self._server.handle, message, udp=False)
-            if reply is not None and self._transport is not None:
-                self._transport.write(len(reply).to_bytes(2, "big") + reply)
+            reply = _safe(self._server.handle, message, udp=False, client=self._peer)
+            if type(reply) is bytes:
+                self._write(reply)
+            elif reply is not None:  # forwarded: written when it comes (RFC 7766 6.2.1.1)
+                _later(reply, self._pending, self._write)
+
+    def _write(self, reply: bytes) -> None:
+        if self._transport is not None and not self._transport.is_closing():
+            self._transport.write(len(reply).to_bytes(2, "big") + reply)
 
     # A client that sends queries but does not read the replies: stop reading from it
     # until its replies drain, so its buffer cannot grow without bound.
@@ -141,7 +172,7 @@ class DnsServer:
     ) -> None:
         self.handle = handle
         # UDP is the hot path: a one-argument callable saves a frame and a keyword per query.
-        self.handle_udp = handle_udp or functools.partial(handle, udp=True)
+        self.handle_udp = handle_udp or (lambda data, client: handle(data, udp=True, client=client))
         self.reuse_port = reuse_port
         self.addresses = addresses
         self.tcp_idle_timeout = tcp_idle_timeout

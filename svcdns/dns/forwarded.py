@@ -1,0 +1,94 @@
+"""Forwarded replies: the upstream's answer rewritten for the client who asked. Bytes only.
+
+The client gets its own ID, its question bytes (its letter case), its RD and CD bits, RA
+set and AA clear (the answer is not ours), the upstream's rcode and records, and our OPT
+when it sent one (the upstream's OPT is removed). The upstream's records may point into
+its question; the client's question has the same length at the same place, so they stay
+valid. A reply that does not fit the client's size is cut to the question with TC.
+"""
+
+from __future__ import annotations
+
+import struct
+
+HEADER_SIZE = 12
+OPT_TYPE = 41
+OUR_OPT = b"\x00\x00\x29\x04\xd0\x00\x00\x00\x00\x00\x00"
+_COUNTS = struct.Struct("!HHHH")
+_QR_RA = 0x8080
+_RD = 0x0100
+_CD = 0x0010
+_TC = 0x0200
+
+
+def question_end(data: bytes) -> int:
+    """Where the question of a parsed query ends; -1 when its name uses compression."""
+    position = HEADER_SIZE
+    while True:
+        length = data[position]
+        if length & 0xC0:
+            return -1
+        position += 1 + length
+        if length == 0:
+            return position + 4
+
+
+def _skip_name(message: bytes, position: int) -> int:
+    while True:
+        length = message[position]
+        if length & 0xC0:
+            return position + 2
+        if length == 0:
+            return position + 1
+        position += 1 + length
+
+
+def client_reply(upstream: bytes, query: bytes, end: int, *, edns: bool, limit: int) -> bytes:
+    """`upstream`'s answer to the question `query[12:end]`, as the client gets it."""
+    flags = int.from_bytes(upstream[2:4], "big")
+    ancount, nscount, arcount = struct.unpack_from("!HHH", upstream, 6)
+    position = end  # the upstream's question has the client's length
+    kept = bytearray()
+    additional = 0
+    for index in range(ancount + nscount + arcount):
+        start = position
+        owner_end = _skip_name(upstream, position)
+        rtype = int.from_bytes(upstream[owner_end : owner_end + 2], "big")
+        rdlength = int.from_bytes(upstream[owner_end + 8 : owner_end + 10], "big")
+        position = owner_end + 10 + rdlength
+        if position > len(upstream):
+            raise ValueError("truncated record")
+        if index >= ancount + nscount:
+            if rtype == OPT_TYPE:
+                continue  # hop by hop: the client gets ours, if it sent one
+            additional += 1
+        kept += upstream[start:position]
+    query_flags = int.from_bytes(query[2:4], "big")
+    reply_flags = _QR_RA | (query_flags & (_RD | _CD)) | (flags & _TC) | (flags & 0xF)
+    opt = OUR_OPT if edns else b""
+    head = query[:2] + reply_flags.to_bytes(2, "big")
+    reply = b"".join(
+        (
+            head,
+            _COUNTS.pack(1, ancount, nscount, additional + bool(opt)),
+            query[HEADER_SIZE:end],
+            bytes(kept),
+            opt,
+        )
+    )
+    if len(reply) <= limit:
+        return reply
+    # Too big for the client: the question alone, with TC, and it asks again over TCP.
+    truncated = (reply_flags | _TC).to_bytes(2, "big")
+    counts = _COUNTS.pack(1, 0, 0, bool(opt))
+    return query[:2] + truncated + counts + query[HEADER_SIZE:end] + opt
+
+
+def error_reply(query: bytes, end: int, rcode: int, *, edns: bool, recursion: bool) -> bytes:
+    """SERVFAIL or REFUSED with the client's question (and our OPT), not authoritative."""
+    flags = 0x8000 | (int.from_bytes(query[2:4], "big") & (_RD | _CD)) | rcode
+    if recursion:
+        flags |= 0x0080
+    opt = OUR_OPT if edns else b""
+    counts = _COUNTS.pack(1, 0, 0, bool(opt))
+    return query[:2] + flags.to_bytes(2, "big") + counts + query[HEADER_SIZE:end] + opt

@@ -1,0 +1,174 @@
+"""Forwarding: one question to the upstream servers, the first valid reply back.
+
+Bytes only; imports no other part of svcdns. Every try gets a fresh random ID and a fresh
+socket (so a fresh random source port), and a reply counts only when its ID, question name
+(any letter case), type and class match what was asked (RFC 5452): anything else is
+ignored and the wait goes on. UDP first, TCP when the reply is truncated (or always, with
+`force_tcp`). Each try has its own timeout; then the next upstream. Upstreams that failed
+are tried after the healthy ones until they answer again. A cap on questions in flight
+turns the excess away at once instead of queueing it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import socket
+import struct
+from dataclasses import dataclass
+
+log = logging.getLogger("svcdns.forward")
+
+HEADER = struct.Struct("!HHHHHH")
+RD = 0x0100
+TC = 0x0200
+QR = 0x8000
+OUR_PAYLOAD = 1232  # the EDNS payload we offer upstream (DNS flag day 2020)
+MAX_MESSAGE = 65535
+DEFAULT_PORT = 53
+
+
+@dataclass(frozen=True, slots=True)
+class Upstream:
+    host: str
+    port: int = DEFAULT_PORT
+
+    def __str__(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+
+def parse_upstream(text: str) -> Upstream:
+    """`ADDR`, `ADDR:PORT` or `[V6ADDR]:PORT`; raises ValueError."""
+    host, port = text.strip(), DEFAULT_PORT
+    if host.startswith("["):
+        host, _, rest = host[1:].partition("]")
+        if rest:
+            port = int(rest.removeprefix(":"))
+    elif host.count(":") == 1:
+        host, number = host.split(":")
+        port = int(number)
+    socket.inet_pton(socket.AF_INET6 if ":" in host else socket.AF_INET, host)
+    if not 0 < port < 65536:
+        raise ValueError(f"port {port} out of range")
+    return Upstream(host, port)
+
+
+class Overloaded(Exception):
+    """More questions in flight than the cap: answer SERVFAIL at once."""
+
+
+def query_message(question: bytes, ident: int) -> bytes:
+    """A recursive query for `question` (name, type, class as on the wire) with our OPT."""
+    opt = b"\x00\x00\x29" + OUR_PAYLOAD.to_bytes(2, "big") + b"\x00\x00\x00\x00\x00\x00"
+    return HEADER.pack(ident, RD, 1, 0, 0, 1) + question + opt
+
+
+def matches(reply: bytes, ident: int, question: bytes) -> bool:
+    """RFC 5452: our ID, a response, and the question we asked (name in any letter case)."""
+    if len(reply) < HEADER.size + len(question):
+        return False
+    got_id, flags, qdcount = struct.unpack_from("!HHH", reply)
+    if got_id != ident or not flags & QR or qdcount != 1:
+        return False
+    echoed = reply[HEADER.size : HEADER.size + len(question)]
+    return echoed[:-4].lower() == question[:-4].lower() and echoed[-4:] == question[-4:]
+
+
+class Forwarder:
+    def __init__(
+        self,
+        *,
+        timeout: float = 2.0,
+        max_concurrent: int = 1000,
+        force_tcp: bool = False,
+    ) -> None:
+        self.timeout = timeout
+        self.max_concurrent = max_concurrent
+        self.force_tcp = force_tcp
+        self.in_flight = 0
+        self.failing: set[Upstream] = set()  # tried last until they answer again
+
+    async def ask(self, question: bytes, upstreams: list[Upstream]) -> bytes | None:
+        """The first valid reply from `upstreams` (healthy ones first), or None when none
+        answered in time. Raises Overloaded above the cap."""
+        if self.in_flight >= self.max_concurrent:
+            raise Overloaded(f"{self.in_flight} questions in flight")
+        self.in_flight += 1
+        try:
+            ordered = [u for u in upstreams if u not in self.failing]
+            ordered += [u for u in upstreams if u in self.failing]
+            for upstream in ordered:
+                reply = await self._try(upstream, question)
+                if reply is not None:
+                    self.failing.discard(upstream)
+                    return reply
+                if upstream not in self.failing:
+                    log.warning("upstream %s did not answer; trying it last for now", upstream)
+                self.failing.add(upstream)
+            return None
+        finally:
+            self.in_flight -= 1
+
+    async def _try(self, upstream: Upstream, question: bytes) -> bytes | None:
+        try:
+            if not self.force_tcp:
+                reply = await asyncio.wait_for(self._udp(upstream, question), self.timeout)
+                if not int.from_bytes(reply[2:4], "big") & TC:
+                    return reply
+            return await asyncio.wait_for(self._tcp(upstream, question), self.timeout)
+        except (OSError, TimeoutError, asyncio.IncompleteReadError):
+            return None
+
+    async def _udp(self, upstream: Upstream, question: bytes) -> bytes:
+        ident = secrets.randbits(16)
+        loop = asyncio.get_running_loop()
+        replies: asyncio.Queue[bytes] = asyncio.Queue(maxsize=64)
+        family = socket.AF_INET6 if ":" in upstream.host else socket.AF_INET
+        transport, _ = await loop.create_datagram_endpoint(
+            lambda: _Receiver(replies),
+            remote_addr=(upstream.host, upstream.port),
+            family=family,
+        )
+        try:
+            transport.sendto(query_message(question, ident))
+            while True:  # a datagram that is not our answer is ignored: wait on
+                reply = await replies.get()
+                if not reply:
+                    raise ConnectionRefusedError(f"{upstream}: port unreachable")
+                if matches(reply, ident, question):
+                    return reply
+        finally:
+            transport.close()
+
+    async def _tcp(self, upstream: Upstream, question: bytes) -> bytes:
+        ident = secrets.randbits(16)
+        reader, writer = await asyncio.open_connection(upstream.host, upstream.port)
+        try:
+            message = query_message(question, ident)
+            writer.write(len(message).to_bytes(2, "big") + message)
+            await writer.drain()
+            while True:
+                size = int.from_bytes(await reader.readexactly(2), "big")
+                reply = await reader.readexactly(size)
+                if matches(reply, ident, question):
+                    return reply
+        finally:
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+
+
+class _Receiver(asyncio.DatagramProtocol):
+    def __init__(self, replies: asyncio.Queue[bytes]) -> None:
+        self._replies = replies
+
+    def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
+        with contextlib.suppress(asyncio.QueueFull):  # a flood of junk cannot grow memory
+            self._replies.put_nowait(data)
+
+    def error_received(self, exc: Exception) -> None:
+        # ICMP port unreachable: give up on this upstream now rather than at the timeout.
+        with contextlib.suppress(asyncio.QueueFull):
+            self._replies.put_nowait(b"")

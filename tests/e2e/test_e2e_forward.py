@@ -1,0 +1,170 @@
+"""Forwarding, against a real second DNS server on loopback (tests/upstream.py).
+
+svcdns answers its zones itself and sends every other name upstream; the client gets its
+own ID and question back with RA set and AA clear. Stub domains pick their own servers;
+a truncated UDP reply is asked again over TCP; a silent upstream gives way to the next,
+and none at all gives SERVFAIL; replies with a wrong ID or question are ignored; clients
+outside --allow-recursion get REFUSED.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Iterator
+
+import dns.flags
+import dns.message
+import dns.query
+import dns.rcode
+import pytest
+from conftest import CLUSTER_YAML, ServerFactory, ServerProcess, answer_data
+from upstream import Behaviour, UpstreamServer
+
+NAME = "api.example.com"
+
+
+@pytest.fixture
+def upstream() -> Iterator[UpstreamServer]:
+    server = UpstreamServer(records={NAME: "192.0.2.10", "db.corp.example": "192.0.2.20"})
+    server.start()
+    yield server
+    server.stop()
+
+
+def forwarding(
+    start_server: ServerFactory, *upstreams: UpstreamServer, extra: tuple[str, ...] = ()
+) -> ServerProcess:
+    args: list[str] = []
+    for server in upstreams:
+        args += ["--upstream", server.address]
+    return start_server(CLUSTER_YAML, *args, *extra, upstream=None)
+
+
+def ask(
+    server: ServerProcess,
+    name: str,
+    *,
+    source: str = "127.0.0.1",
+    tcp: bool = False,
+    timeout: float = 6.0,
+) -> dns.message.Message:
+    query = dns.message.make_query(name, "A")
+    if tcp:
+        return dns.query.tcp(query, server.host, port=server.port, timeout=timeout)
+    return dns.query.udp(query, server.host, port=server.port, timeout=timeout, source=source)
+
+
+def test_a_name_outside_the_zones_is_forwarded(
+    start_server: ServerFactory, upstream: UpstreamServer
+) -> None:
+    server = forwarding(start_server, upstream)
+    query = dns.message.make_query("Api.Example.COM", "A")
+    reply = dns.query.udp(query, server.host, port=server.port, timeout=6)
+    assert reply.id == query.id
+    assert reply.rcode() == dns.rcode.NOERROR
+    assert reply.question[0].name.to_text() == "Api.Example.COM."  # the client's letter case
+    assert reply.flags & dns.flags.RA and not reply.flags & dns.flags.AA
+    assert reply.flags & dns.flags.RD
+    assert answer_data(reply, "A") == ["192.0.2.10"]
+    assert reply.answer[0].ttl == 60
+    assert upstream.questions[-1][1] == "udp"
+
+
+def test_nxdomain_from_upstream_keeps_its_soa(
+    start_server: ServerFactory, upstream: UpstreamServer
+) -> None:
+    server = forwarding(start_server, upstream)
+    reply = ask(server, "nosuch.example.com")
+    assert reply.rcode() == dns.rcode.NXDOMAIN
+    assert [rrset.name.to_text() for rrset in reply.authority] == ["example."]
+    assert not reply.flags & dns.flags.AA
+
+
+def test_cluster_names_stay_authoritative_with_forwarding_on(
+    start_server: ServerFactory, upstream: UpstreamServer
+) -> None:
+    server = forwarding(start_server, upstream)
+    reply = ask(server, "web.shop.svc.cluster.local")
+    assert reply.flags & dns.flags.AA
+    assert answer_data(reply, "A") == ["10.96.100.10"]
+    assert upstream.questions == []
+
+
+def test_a_stub_domain_goes_to_its_own_servers(
+    start_server: ServerFactory, upstream: UpstreamServer
+) -> None:
+    corp = UpstreamServer(records={"db.corp.example": "198.51.100.7"}).start()
+    try:
+        stub = ("--stub-domain", f"corp.example={corp.address}")
+        server = forwarding(start_server, upstream, extra=stub)
+        assert answer_data(ask(server, "db.corp.example"), "A") == ["198.51.100.7"]
+        assert answer_data(ask(server, NAME), "A") == ["192.0.2.10"]
+        assert [name for name, _ in corp.questions] == ["db.corp.example."]
+        assert [name for name, _ in upstream.questions] == [f"{NAME}."]
+    finally:
+        corp.stop()
+
+
+def test_a_truncated_udp_reply_is_asked_again_over_tcp(
+    start_server: ServerFactory, upstream: UpstreamServer
+) -> None:
+    upstream.behaviour = Behaviour(truncate_udp=True)
+    server = forwarding(start_server, upstream)
+    assert answer_data(ask(server, NAME), "A") == ["192.0.2.10"]
+    assert [transport for _, transport in upstream.questions] == ["udp", "tcp"]
+
+
+def test_a_silent_upstream_gives_way_to_the_next_then_servfail(
+    start_server: ServerFactory, upstream: UpstreamServer
+) -> None:
+    silent = UpstreamServer(behaviour=Behaviour(silent=True)).start()
+    try:
+        server = forwarding(start_server, silent, upstream)
+        started = time.monotonic()
+        assert answer_data(ask(server, NAME), "A") == ["192.0.2.10"]
+        assert 1.5 < time.monotonic() - started < 4  # one 2 s try timed out first
+        # The silent one is now tried last: the next question is answered at once.
+        started = time.monotonic()
+        assert answer_data(ask(server, NAME), "A") == ["192.0.2.10"]
+        assert time.monotonic() - started < 1.0
+        only_silent = forwarding(start_server, silent)
+        reply = ask(only_silent, NAME)
+        assert reply.rcode() == dns.rcode.SERVFAIL
+        assert reply.flags & dns.flags.RA
+    finally:
+        silent.stop()
+
+
+@pytest.mark.parametrize("spoof", ["id", "question", "garbage"])
+def test_a_reply_that_does_not_match_is_ignored(
+    start_server: ServerFactory, upstream: UpstreamServer, spoof: str
+) -> None:
+    upstream.behaviour = Behaviour(spoof_first=spoof)
+    server = forwarding(start_server, upstream)
+    assert answer_data(ask(server, NAME), "A") == ["192.0.2.10"]  # never 6.6.6.6
+
+
+def test_forwarding_over_tcp_from_the_client(
+    start_server: ServerFactory, upstream: UpstreamServer
+) -> None:
+    server = forwarding(start_server, upstream)
+    assert answer_data(ask(server, NAME, tcp=True), "A") == ["192.0.2.10"]
+
+
+def test_clients_outside_allow_recursion_are_refused(
+    start_server: ServerFactory, upstream: UpstreamServer
+) -> None:
+    server = forwarding(start_server, upstream, extra=("--allow-recursion", "127.0.0.1/32"))
+    assert answer_data(ask(server, NAME), "A") == ["192.0.2.10"]
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.bind(("127.0.0.2", 0))
+        except OSError:
+            pytest.fail("127.0.0.2 is not usable on this machine")
+    refused = ask(server, NAME, source="127.0.0.2")
+    assert refused.rcode() == dns.rcode.REFUSED
+    assert not refused.flags & dns.flags.RA
+    # Cluster names are answered for everyone.
+    assert ask(server, "web.shop.svc.cluster.local", source="127.0.0.2").rcode() == 0
+    assert len(upstream.questions) == 1
