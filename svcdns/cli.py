@@ -94,6 +94,8 @@ def _parser() -> argparse.ArgumentParser:
     serving.add_argument(
         "--force-tcp", action="store_true", default=None, help="ask upstreams over TCP only"
     )
+    serving.add_argument("--cache-size", metavar="N", help="forwarded answers kept (10000)")
+    serving.add_argument("--cache-ttl", metavar="SECONDS", help="longest kept (default 30)")
     serving.add_argument(
         "--http", metavar="ADDR:PORT", help="/health /ready /metrics (default 0.0.0.0:9153; none)"
     )

@@ -53,6 +53,8 @@ class Config:
     allow_recursion: tuple[str, ...] = DEFAULT_RECURSION_CLIENTS
     max_concurrent: int = 1000
     force_tcp: bool = False
+    cache_size: int = 10_000  # forwarded answers kept (LRU)
+    cache_ttl: int = 30  # the longest a forwarded answer is kept, seconds
     http: str = "0.0.0.0:9153"
     workers: int = 1
     tcp_idle_timeout: float = 10.0
@@ -250,6 +252,10 @@ def build(values: Mapping[str, Any]) -> Config:
     max_concurrent: int = _number(given.get("max_concurrent", 1000), "--max-concurrent")
     if max_concurrent < 1:
         raise ConfigError(f"--max-concurrent {max_concurrent}: must be at least 1")
+    cache_size: int = _number(given.get("cache_size", 10_000), "--cache-size")
+    cache_ttl: int = _number(given.get("cache_ttl", 30), "--cache-ttl")
+    if cache_size < 0 or cache_ttl < 0:
+        raise ConfigError("--cache-size and --cache-ttl must be >= 0")
     if "manifests" in given and ("kubeconfig" in given or "context" in given):
         raise ConfigError("--manifests and --kubeconfig/--context are two sources: pick one")
     return Config(
@@ -267,6 +273,8 @@ def build(values: Mapping[str, Any]) -> Config:
         allow_recursion=_networks(given.get("allow_recursion", default.allow_recursion)),
         max_concurrent=max_concurrent,
         force_tcp=_flag(given.get("force_tcp", False), "force-tcp"),
+        cache_size=cache_size,
+        cache_ttl=cache_ttl,
         http=str(given.get("http", default.http)),
         workers=workers,
         tcp_idle_timeout=idle,

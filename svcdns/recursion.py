@@ -4,19 +4,26 @@ Wires `net.forward` (the upstream exchange) to `dns.forwarded` (the client's rep
 client outside `--allow-recursion` gets REFUSED: svcdns is never an open resolver. A name
 under a `--stub-domain` goes to that domain's servers (the longest match wins), any other
 to `--upstream` (default: the nameservers of /etc/resolv.conf). SERVFAIL when no upstream
-answered in time, or when too many questions are in flight already.
+answered in time, or when too many questions are in flight already. Answers are cached
+(`net.cache`); identical questions in flight share one upstream query; a cached answer is
+served to the UDP hot path before any parsing (`cached`).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import ipaddress
 import logging
+import struct
+import time
 from pathlib import Path
 from typing import Any
 
 from svcdns.config import Config
-from svcdns.dns.forwarded import client_reply, error_reply
+from svcdns.dns.forwarded import client_reply, error_reply, plain_question, reply_from_cache
 from svcdns.dns.handler import Outside
+from svcdns.net.cache import Entry, ForwardCache, question_key, served_body
 from svcdns.net.forward import Forwarder, Overloaded, Upstream, parse_upstream
 
 log = logging.getLogger("svcdns.forward")
@@ -58,6 +65,9 @@ class Recursion:
         )
         self.allowed: list[Network] = [ipaddress.ip_network(n) for n in config.allow_recursion]
         self.forwarder = Forwarder(max_concurrent=config.max_concurrent, force_tcp=config.force_tcp)
+        self.cache = ForwardCache(size=config.cache_size, max_ttl=config.cache_ttl)
+        # Questions being asked upstream now: a second asker waits for the same reply.
+        self._in_flight: dict[bytes, asyncio.Future[bytes | None]] = {}
         self._clients: dict[str, bool] = {}  # address -> allowed, bounded below
 
     @property
@@ -83,20 +93,76 @@ class Recursion:
                 return servers
         return self.upstreams
 
+    def cached(self, data: bytes, client: Any) -> bytes | None:
+        """A cached answer for a UDP query, from bytes alone; None for anything else (the
+        full path then decides, and a name of the zones is never in this cache)."""
+        if not self.cache:
+            return None
+        parsed = plain_question(data, udp=True)
+        if parsed is None:
+            return None
+        end, edns, limit = parsed
+        if not self.allows(_host(client)):
+            return None
+        now = time.monotonic()
+        entry = self.cache.get(data[12:end], now)
+        return None if entry is None else _from_entry(entry, data, end, edns, limit, now)
+
     async def answer(self, data: bytes, outside: Outside, client: Any) -> bytes:
         end, edns = outside.question_end, outside.edns
-        host = client[0] if isinstance(client, tuple) else str(client or "")
         servers = self.servers_for(outside.name)
-        if not servers or not self.allows(host):
+        if not servers or not self.allows(_host(client)):
             return error_reply(data, end, REFUSED, edns=edns, recursion=False)
+        question = data[12:end]
+        now = time.monotonic()
+        entry = self.cache.get(question, now)
+        if entry is not None:
+            return _from_entry(entry, data, end, edns, outside.limit, now)
         try:
-            reply = await self.forwarder.ask(data[12:end], servers)
+            reply = await self._shared(question, servers)
         except Overloaded:
             return error_reply(data, end, SERVFAIL, edns=edns, recursion=True)
         if reply is None:
             return error_reply(data, end, SERVFAIL, edns=edns, recursion=True)
+        stored = self.cache.peek(question, time.monotonic())
+        if stored is not None:  # the first asker gets the capped TTLs the others will
+            return _from_entry(stored, data, end, edns, outside.limit, time.monotonic())
         try:
             return client_reply(reply, data, end, edns=edns, limit=outside.limit)
         except (ValueError, IndexError):
             log.warning("unreadable reply from upstream for %.100s; SERVFAIL", outside.name)
             return error_reply(data, end, SERVFAIL, edns=edns, recursion=True)
+
+    async def _shared(self, question: bytes, servers: list[Upstream]) -> bytes | None:
+        """One upstream query per question in flight, whoever else asks meanwhile."""
+        key = question_key(question)
+        pending = self._in_flight.get(key)
+        if pending is None:
+            pending = asyncio.ensure_future(self._fetch(question, servers))
+            self._in_flight[key] = pending
+            pending.add_done_callback(lambda _: self._in_flight.pop(key, None))
+        return await asyncio.shield(pending)
+
+    async def _fetch(self, question: bytes, servers: list[Upstream]) -> bytes | None:
+        reply = await self.forwarder.ask(question, servers)
+        if reply is not None:
+            # An unreadable reply is not cached; the client still gets what can be read.
+            with contextlib.suppress(ValueError, IndexError, struct.error):
+                self.cache.put(question, reply, time.monotonic())
+        return reply
+
+
+def _host(client: Any) -> str:
+    return str(client[0]) if isinstance(client, tuple) else str(client or "")
+
+
+def _from_entry(entry: Entry, data: bytes, end: int, edns: bool, limit: int, now: float) -> bytes:
+    return reply_from_cache(
+        data,
+        end,
+        rcode=entry.rcode,
+        counts=entry.counts,
+        body=served_body(entry, now),
+        edns=edns,
+        limit=limit,
+    )

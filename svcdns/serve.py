@@ -171,7 +171,9 @@ class Runtime:
             tcp_idle_timeout=config.tcp_idle_timeout,
             max_tcp_connections=config.tcp_max_connections,
             reuse_port=self.worker is not None,
-            handle_udp=handler.udp_answerer(udp_counts, forward_udp),
+            handle_udp=handler.udp_answerer(
+                udp_counts, forward_udp, recursion.cached if recursion.enabled else None
+            ),
         )
         stopping: list[str] = []  # "shutting down" once signalled: /ready turns 503 at once
 

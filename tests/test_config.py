@@ -49,6 +49,13 @@ def test_defaults() -> None:
         pytest.param({"pods": "bogus"}, "--pods 'bogus'", id="pods"),
         pytest.param({"zone": ".."}, "--zone", id="zone"),
         pytest.param({"workers": 0}, "--workers", id="workers"),
+        pytest.param({"upstream": ["dns.google"]}, "--upstream 'dns.google'", id="upstream-name"),
+        pytest.param({"upstream": ["1.2.3.4:0"]}, "--upstream", id="upstream-port"),
+        pytest.param({"stub_domain": ["corp.example"]}, "--stub-domain", id="stub-no-servers"),
+        pytest.param({"stub_domain": ["corp=x"]}, "--stub-domain 'x'", id="stub-bad-server"),
+        pytest.param({"allow_recursion": "10.0.0.0/33"}, "--allow-recursion", id="acl-cidr"),
+        pytest.param({"max_concurrent": 0}, "--max-concurrent", id="max-concurrent"),
+        pytest.param({"cache_size": -1}, "--cache-size", id="cache-size"),
     ],
 )
 def test_bad_values(values: dict[str, object], message: str) -> None:
@@ -100,3 +107,21 @@ def test_switches_from_a_config_file(value: object, expected: bool) -> None:
 def test_switch_with_a_bad_value() -> None:
     with pytest.raises(ConfigError, match="--endpoint-pod-names 'maybe'"):
         build({"endpoint_pod_names": "maybe"})
+
+
+def test_forwarding_settings_are_parsed() -> None:
+    config = build(
+        {
+            "upstream": ["10.0.0.2", "[fd00::53]:5353"],
+            "stub_domain": ["Corp.Example=10.1.0.53,10.1.0.54:5353"],
+            "allow_recursion": "10.0.0.0/8, 192.168.1.7",
+            "force_tcp": True,
+        }
+    )
+    assert config.upstream == ("10.0.0.2", "[fd00::53]:5353")
+    assert config.stub_domains == (("corp.example", ("10.1.0.53", "10.1.0.54:5353")),)
+    assert config.allow_recursion == ("10.0.0.0/8", "192.168.1.7/32")
+    assert config.force_tcp and config.max_concurrent == 1000 and config.cache_size == 10_000
+    assert build({"stub_domain": {"corp.example": ["10.1.0.53"]}}).stub_domains == (
+        ("corp.example", ("10.1.0.53",)),
+    )

@@ -98,7 +98,7 @@ class FastPath:
             limit = CLASSIC_UDP if udp else MAX_TCP
             opt = b""
         elif additional == b"\x00\x01":
-            payload = _opt_payload(data, question_end, size)
+            payload = opt_payload(data, question_end, size)
             if payload < 0:
                 return None
             limit = min(max(CLASSIC_UDP, payload), MAX_UDP) if udp else MAX_TCP
@@ -261,7 +261,7 @@ def _positive(
     return reply
 
 
-def _opt_payload(data: bytes, start: int, size: int) -> int:
+def opt_payload(data: bytes, start: int, size: int) -> int:
     """The UDP payload of a well-formed, version-0 OPT that ends the message; -1 otherwise
     (any other OPT, even one with a bad option, is the full parser's to judge)."""
     if (

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import struct
 
+from svcdns.dns.fastpath import opt_payload
+
 HEADER_SIZE = 12
 OPT_TYPE = 41
 OUR_OPT = b"\x00\x00\x29\x04\xd0\x00\x00\x00\x00\x00\x00"
@@ -82,6 +84,65 @@ def client_reply(upstream: bytes, query: bytes, end: int, *, edns: bool, limit: 
     truncated = (reply_flags | _TC).to_bytes(2, "big")
     counts = _COUNTS.pack(1, 0, 0, bool(opt))
     return query[:2] + truncated + counts + query[HEADER_SIZE:end] + opt
+
+
+def reply_from_cache(
+    query: bytes,
+    end: int,
+    *,
+    rcode: int,
+    counts: tuple[int, int, int],
+    body: bytes,
+    edns: bool,
+    limit: int,
+) -> bytes:
+    """A cached upstream answer (records after the question, no OPT) for this client."""
+    flags = _QR_RA | (int.from_bytes(query[2:4], "big") & (_RD | _CD)) | rcode
+    opt = OUR_OPT if edns else b""
+    answer, authority, additional = counts
+    reply = b"".join(
+        (
+            query[:2],
+            flags.to_bytes(2, "big"),
+            _COUNTS.pack(1, answer, authority, additional + bool(opt)),
+            query[HEADER_SIZE:end],
+            body,
+            opt,
+        )
+    )
+    if len(reply) <= limit:
+        return reply
+    counts_tc = _COUNTS.pack(1, 0, 0, bool(opt))
+    return query[:2] + (flags | _TC).to_bytes(2, "big") + counts_tc + query[HEADER_SIZE:end] + opt
+
+
+def plain_question(data: bytes, *, udp: bool) -> tuple[int, bool, int] | None:
+    """(question end, EDNS, size limit) of a plain IN query with at most a good OPT (what
+    the fast path accepts), or None: then the full parser decides."""
+    size = len(data)
+    if size < HEADER_SIZE + 5 or data[2] & 0xF8 or data[4:10] != b"\x00\x01\x00\x00\x00\x00":
+        return None
+    position = HEADER_SIZE
+    while True:
+        length = data[position]
+        if length & 0xC0 or position - HEADER_SIZE > 255:
+            return None
+        position += 1 + length
+        if position >= size:
+            return None
+        if length == 0:
+            break
+    end = position + 4
+    if end > size or data[end - 2 : end] != b"\x00\x01":
+        return None
+    if data[10:12] == b"\x00\x00":
+        return (end, False, 512 if udp else 65535) if size == end else None
+    if data[10:12] != b"\x00\x01":
+        return None
+    payload = opt_payload(data, end, size)
+    if payload < 0:
+        return None
+    return end, True, (min(max(512, payload), 65507) if udp else 65535)
 
 
 def error_reply(query: bytes, end: int, rcode: int, *, edns: bool, recursion: bool) -> bytes:

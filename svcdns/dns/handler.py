@@ -67,11 +67,16 @@ class Handler:
             reply = None
         return reply if reply is not None else self.full(data, udp=udp)
 
-    def udp_answerer(self, counts: list[int], outside: OutsideFn) -> Callable[[bytes, Any], Any]:
+    def udp_answerer(
+        self,
+        counts: list[int],
+        outside: OutsideFn,
+        cached: Callable[[bytes, Any], bytes | None] | None = None,
+    ) -> Callable[[bytes, Any], Any]:
         """`handle(data, udp=True)` as one closure for the UDP hot path, counting each reply
         in `counts` by rcode (slot 16: dropped): no frame but the fast path's own. A name
         outside the zones goes to `outside(data, Outside, client)`, which returns what the
-        transport awaits."""
+        transport awaits. `cached(data, client)` may answer from the forward cache first."""
         fast, full, dropped = self.fast.answer, self.full, len(counts) - 1
 
         def answer_udp(data: bytes, client: Any) -> Any:
@@ -80,6 +85,8 @@ class Handler:
             except Exception as error:  # a fast-path bug must cost speed, never an answer
                 self._report_fast_failure(error)
                 reply = None
+            if reply is None and cached is not None:
+                reply = cached(data, client)
             if reply is None:
                 found = full(data, udp=True)
                 if isinstance(found, Outside):

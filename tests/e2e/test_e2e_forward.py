@@ -67,7 +67,7 @@ def test_a_name_outside_the_zones_is_forwarded(
     assert reply.flags & dns.flags.RA and not reply.flags & dns.flags.AA
     assert reply.flags & dns.flags.RD
     assert answer_data(reply, "A") == ["192.0.2.10"]
-    assert reply.answer[0].ttl == 60
+    assert reply.answer[0].ttl == 30  # the upstream said 60; the cache serves at most 30
     assert upstream.questions[-1][1] == "udp"
 
 
@@ -168,3 +168,76 @@ def test_clients_outside_allow_recursion_are_refused(
     # Cluster names are answered for everyone.
     assert ask(server, "web.shop.svc.cluster.local", source="127.0.0.2").rcode() == 0
     assert len(upstream.questions) == 1
+
+
+# -- the cache of forwarded answers ------------------------------------------------------
+
+
+def test_a_cached_answer_counts_its_ttl_down_and_is_not_asked_again(
+    start_server: ServerFactory, upstream: UpstreamServer
+) -> None:
+    server = forwarding(start_server, upstream)
+    first = ask(server, NAME)
+    assert first.answer[0].ttl == 30  # the upstream's 60, capped by --cache-ttl
+    time.sleep(1.2)
+    query = dns.message.make_query("API.example.com", "A")
+    again = dns.query.udp(query, server.host, port=server.port, timeout=6)
+    assert again.id == query.id and again.question[0].name.to_text() == "API.example.com."
+    assert answer_data(again, "A") == ["192.0.2.10"]
+    assert again.answer[0].ttl in (28, 29)
+    assert again.flags & dns.flags.RA and not again.flags & dns.flags.AA
+    assert answer_data(ask(server, NAME, tcp=True), "A") == ["192.0.2.10"]
+    assert len(upstream.questions) == 1
+
+
+def test_a_negative_answer_is_cached_briefly(
+    start_server: ServerFactory, upstream: UpstreamServer
+) -> None:
+    server = forwarding(start_server, upstream)
+    assert ask(server, "nosuch.example.com").rcode() == dns.rcode.NXDOMAIN
+    again = ask(server, "nosuch.example.com")
+    assert again.rcode() == dns.rcode.NXDOMAIN
+    assert again.authority[0].ttl <= 5  # SOA min(60, 30), capped at 5 s
+    assert len(upstream.questions) == 1
+
+
+def test_servfail_is_not_cached(start_server: ServerFactory, upstream: UpstreamServer) -> None:
+    upstream.behaviour = Behaviour(silent=True)
+    server = forwarding(start_server, upstream)
+    assert ask(server, NAME).rcode() == dns.rcode.SERVFAIL
+    upstream.behaviour = Behaviour()
+    assert answer_data(ask(server, NAME), "A") == ["192.0.2.10"]
+
+
+def test_identical_questions_in_flight_share_one_upstream_query(
+    start_server: ServerFactory, upstream: UpstreamServer
+) -> None:
+    upstream.behaviour = Behaviour(delay=0.5)
+    server = forwarding(start_server, upstream)
+    sockets = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(3)]
+    try:
+        queries = [dns.message.make_query(NAME, "A") for _ in sockets]
+        for sock, query in zip(sockets, queries, strict=True):
+            sock.settimeout(6)
+            sock.sendto(query.to_wire(), (server.host, server.port))
+        replies = [dns.message.from_wire(sock.recv(4096)) for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+    assert [r.id for r in replies] == [q.id for q in queries]
+    assert all(answer_data(r, "A") == ["192.0.2.10"] for r in replies)
+    assert len(upstream.questions) == 1
+
+
+def test_the_cache_evicts_the_least_recently_used(
+    start_server: ServerFactory, upstream: UpstreamServer
+) -> None:
+    upstream.records.update({"a.example": "192.0.2.1", "b.example": "192.0.2.2"})
+    server = forwarding(start_server, upstream, extra=("--cache-size", "2"))
+    for name in (NAME, "a.example", NAME, "b.example"):  # NAME used again: a.example is oldest
+        ask(server, name)
+    assert len(upstream.questions) == 3
+    ask(server, NAME)
+    assert len(upstream.questions) == 3  # still cached
+    ask(server, "a.example")
+    assert len(upstream.questions) == 4  # evicted, asked again

@@ -1,0 +1,157 @@
+"""The cache of forwarded answers: bytes kept as the upstream sent them, served with the
+asker's ID and question spliced in and the TTLs counted down.
+
+Invariants:
+- keyed by the question (name lower-cased, type, class): nothing else changes an upstream
+  answer we would pass on;
+- bounded in entries (`size`), least recently used evicted first, never cleared to make
+  room;
+- a positive answer lives its smallest TTL, at most `max_ttl` (30 s); a negative one
+  (NXDOMAIN, or NOERROR without answers) the SOA's min(TTL, minimum) (RFC 2308), at most
+  `max_negative_ttl` (5 s), and not at all without an SOA; SERVFAIL, other errors and
+  truncated answers are never kept;
+- a served TTL is the stored one (capped as above) less the time since it was stored,
+  never below 0; an entry past its life is not served (but see `stale`).
+Imports no other part of svcdns.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections import OrderedDict
+from dataclasses import dataclass
+
+HEADER_SIZE = 12
+OPT, SOA = 41, 6
+NOERROR, NXDOMAIN = 0, 3
+_TC = 0x0200
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    stored: float
+    expires: float
+    rcode: int
+    counts: tuple[int, int, int]  # answer, authority, additional (OPT removed)
+    body: bytes  # the records after the question, OPT removed
+    ttl_offsets: tuple[int, ...]  # where each record's TTL sits in `body`
+    ttls: tuple[int, ...]  # those TTLs, capped at the entry's life
+
+
+def question_key(question: bytes) -> bytes:
+    return question[:-4].lower() + question[-4:]
+
+
+def _skip_name(message: bytes, position: int) -> int:
+    while True:
+        length = message[position]
+        if length & 0xC0:
+            return position + 2
+        if length == 0:
+            return position + 1
+        position += 1 + length
+
+
+def parse_entry(
+    reply: bytes, question_length: int, now: float, *, max_ttl: int, max_negative_ttl: int
+) -> Entry | None:
+    """What of `reply` may be cached, and for how long; None when nothing."""
+    flags = int.from_bytes(reply[2:4], "big")
+    rcode = flags & 0xF
+    if flags & _TC or rcode not in (NOERROR, NXDOMAIN):
+        return None
+    ancount, nscount, arcount = struct.unpack_from("!HHH", reply, 6)
+    position = HEADER_SIZE + question_length
+    body = bytearray()
+    offsets: list[int] = []
+    ttls: list[int] = []
+    soa_life = -1
+    counts = [ancount, nscount, 0]
+    for index in range(ancount + nscount + arcount):
+        start = position
+        owner_end = _skip_name(reply, position)
+        rtype, _, ttl, rdlength = struct.unpack_from("!HHIH", reply, owner_end)
+        position = owner_end + 10 + rdlength
+        if position > len(reply):
+            return None
+        if index >= ancount + nscount:
+            if rtype == OPT:
+                continue
+            counts[2] += 1
+        if rtype == SOA and ancount <= index < ancount + nscount:
+            minimum = int.from_bytes(reply[position - 4 : position], "big")
+            soa_life = min(ttl, minimum)
+        offsets.append(len(body) + (owner_end - start) + 4)
+        ttls.append(ttl)
+        body += reply[start:position]
+    if rcode == NOERROR and ancount:
+        life = min([max_ttl, *ttls[:ancount]])
+    elif soa_life >= 0:
+        life = min(soa_life, max_negative_ttl)
+    else:
+        return None  # a negative answer without an SOA is not cached (RFC 2308 5)
+    if life <= 0:
+        return None
+    capped = tuple(min(ttl, life) for ttl in ttls)
+    for offset, ttl in zip(offsets, capped, strict=True):
+        struct.pack_into("!I", body, offset, ttl)  # stored as first served: capped
+    counted = (counts[0], counts[1], counts[2])
+    return Entry(now, now + life, rcode, counted, bytes(body), tuple(offsets), capped)
+
+
+def served_body(entry: Entry, now: float) -> bytes:
+    """The entry's records with their TTLs counted down to `now`."""
+    elapsed = int(now - entry.stored)
+    if not elapsed:
+        return entry.body
+    body = bytearray(entry.body)
+    for offset, ttl in zip(entry.ttl_offsets, entry.ttls, strict=True):
+        struct.pack_into("!I", body, offset, max(0, ttl - elapsed))
+    return bytes(body)
+
+
+class ForwardCache:
+    def __init__(self, *, size: int = 10_000, max_ttl: int = 30, max_negative_ttl: int = 5) -> None:
+        self.size = size
+        self.max_ttl = max_ttl
+        self.max_negative_ttl = max_negative_ttl
+        self.hits = 0
+        self.misses = 0
+        self.evictions = 0
+        self._entries: OrderedDict[bytes, Entry] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, question: bytes, now: float) -> Entry | None:
+        key = question_key(question)
+        entry = self._entries.get(key)
+        if entry is None or entry.expires <= now:
+            self.misses += 1
+            return None
+        self._entries.move_to_end(key)
+        self.hits += 1
+        return entry
+
+    def peek(self, question: bytes, now: float) -> Entry | None:
+        """The live entry, without counting a hit or touching the LRU order."""
+        entry = self._entries.get(question_key(question))
+        return entry if entry is not None and entry.expires > now else None
+
+    def put(self, question: bytes, reply: bytes, now: float) -> Entry | None:
+        entry = parse_entry(
+            reply,
+            len(question),
+            now,
+            max_ttl=self.max_ttl,
+            max_negative_ttl=self.max_negative_ttl,
+        )
+        if entry is None or self.size <= 0:
+            return entry
+        key = question_key(question)
+        self._entries[key] = entry
+        self._entries.move_to_end(key)
+        while len(self._entries) > self.size:
+            self._entries.popitem(last=False)
+            self.evictions += 1
+        return entry
