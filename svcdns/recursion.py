@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import ipaddress
 import logging
+import secrets
 import struct
 import time
 from pathlib import Path
@@ -69,6 +70,8 @@ class Recursion:
         # Questions being asked upstream now: a second asker waits for the same reply.
         self._in_flight: dict[bytes, asyncio.Future[bytes | None]] = {}
         self._clients: dict[str, bool] = {}  # address -> allowed, bounded below
+        self._probe = ""  # the loop check's random name while it runs
+        self._looped = False
 
     @property
     def enabled(self) -> bool:
@@ -108,8 +111,30 @@ class Recursion:
         entry = self.cache.get(data[12:end], now)
         return None if entry is None else _from_entry(entry, data, end, edns, limit, now)
 
+    async def loop_check(self) -> Upstream | None:
+        """CoreDNS's `loop`: a random name under the root, sent to each upstream in turn;
+        the upstream it comes back to us from, or None. Nodes whose resolv.conf points at
+        the cluster DNS are the classic cause."""
+        labels = (secrets.token_hex(8), "svcdns-loop-check")
+        self._probe = ".".join(labels)
+        question = b"".join(bytes((len(x),)) + x.encode() for x in labels) + b"\x00\x00\x01\x00\x01"
+        servers = dict.fromkeys([*self.upstreams, *(u for _, stub in self.stubs for u in stub)])
+        try:
+            for upstream in servers:
+                self._looped = False
+                with contextlib.suppress(Overloaded):
+                    await self.forwarder.ask(question, [upstream])
+                if self._looped:
+                    return upstream
+            return None
+        finally:
+            self._probe = ""
+
     async def answer(self, data: bytes, outside: Outside, client: Any) -> bytes:
         end, edns = outside.question_end, outside.edns
+        if self._probe and outside.name == self._probe:
+            self._looped = True  # our own probe came back: answer it and do not pass it on
+            return error_reply(data, end, SERVFAIL, edns=edns, recursion=True)
         servers = self.servers_for(outside.name)
         if not servers or not self.allows(_host(client)):
             return error_reply(data, end, REFUSED, edns=edns, recursion=False)

@@ -137,6 +137,18 @@ class Runtime:
             "svcdns_tcp_connections", "Open DNS TCP connections.", lambda: len(server.connections)
         )
 
+    @staticmethod
+    async def _check_loop(recursion: Recursion, stop: asyncio.Event, exit_code: list[int]) -> None:
+        looped = await recursion.loop_check()
+        if looped is not None:
+            log.error(
+                "forwarding loop: a question sent to upstream %s came back to this server "
+                "(does that node's resolv.conf point at the cluster DNS?); stopping",
+                looped,
+            )
+            exit_code[0] = 1
+            stop.set()
+
     async def run(self, source: KubeSource | None) -> int:
         config = self.config
         recursion = Recursion(config)
@@ -191,6 +203,11 @@ class Runtime:
                 self.start_api(source)
             if self._manifests is not None:
                 self._tasks.append(asyncio.create_task(self._poll_manifests(self._manifests)))
+            exit_code: list[int] = [0]
+            if recursion.enabled:
+                self._tasks.append(
+                    asyncio.create_task(self._check_loop(recursion, stop, exit_code))
+                )
             log.info(
                 "serving zone %s on %s (udp+tcp); %d names; %s loop",
                 config.zone,
@@ -199,6 +216,8 @@ class Runtime:
                 type(asyncio.get_running_loop()).__module__.partition(".")[0],
             )
             await stop.wait()
+            if exit_code[0]:
+                return exit_code[0]
             stopping.append("shutting down")
             if config.lameduck > 0:
                 # Keep answering while endpoints controllers and kube-proxy take us out.

@@ -8,6 +8,7 @@ nothing. It counts the questions it received.
 
 from __future__ import annotations
 
+import contextlib
 import select
 import socket
 import threading
@@ -89,6 +90,10 @@ class UpstreamServer:
                     threading.Thread(target=self._answer_tcp, args=(connection,)).start()
 
     def _answer_udp(self, data: bytes, client: tuple[str, int]) -> None:
+        with contextlib.suppress(OSError):  # stopped while answering: nobody is listening
+            self._answer_udp_now(data, client)
+
+    def _answer_udp_now(self, data: bytes, client: tuple[str, int]) -> None:
         query = dns.message.from_wire(data)
         self.questions.append((query.question[0].name.to_text(), "udp"))
         behaviour = self.behaviour

@@ -28,6 +28,8 @@ QR = 0x8000
 OUR_PAYLOAD = 1232  # the EDNS payload we offer upstream (DNS flag day 2020)
 MAX_MESSAGE = 65535
 DEFAULT_PORT = 53
+HEALTH_INTERVAL = 1.0  # seconds between checks of an upstream that stopped answering
+ROOT_NS = b"\x00\x00\x02\x00\x01"  # `. NS`, what CoreDNS asks a failing upstream
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +91,7 @@ class Forwarder:
         self.force_tcp = force_tcp
         self.in_flight = 0
         self.failing: set[Upstream] = set()  # tried last until they answer again
+        self._checker: asyncio.Task[None] | None = None
 
     async def ask(self, question: bytes, upstreams: list[Upstream]) -> bytes | None:
         """The first valid reply from `upstreams` (healthy ones first), or None when none
@@ -104,12 +107,31 @@ class Forwarder:
                 if reply is not None:
                     self.failing.discard(upstream)
                     return reply
-                if upstream not in self.failing:
-                    log.warning("upstream %s did not answer; trying it last for now", upstream)
-                self.failing.add(upstream)
+                self._failed(upstream)
             return None
         finally:
             self.in_flight -= 1
+
+    def _failed(self, upstream: Upstream) -> None:
+        if upstream in self.failing:
+            return
+        log.warning("upstream %s did not answer; trying it last until it does", upstream)
+        self.failing.add(upstream)
+        if self._checker is None or self._checker.done():
+            self._checker = asyncio.ensure_future(self._check_failing())
+
+    async def _check_failing(self) -> None:
+        """Ask each failing upstream `. NS` every second; one that answers is healthy."""
+        while self.failing:
+            await asyncio.sleep(HEALTH_INTERVAL)
+            for upstream in list(self.failing):
+                if await self._try(upstream, ROOT_NS) is not None:
+                    self.failing.discard(upstream)
+                    log.info("upstream %s answers again", upstream)
+
+    def close(self) -> None:
+        if self._checker is not None:
+            self._checker.cancel()
 
     async def _try(self, upstream: Upstream, question: bytes) -> bytes | None:
         try:

@@ -18,7 +18,7 @@ import dns.message
 import dns.query
 import dns.rcode
 import pytest
-from conftest import CLUSTER_YAML, ServerFactory, ServerProcess, answer_data
+from conftest import CLUSTER_YAML, ServerFactory, ServerProcess, answer_data, run_svcdns
 from upstream import Behaviour, UpstreamServer
 
 NAME = "api.example.com"
@@ -30,6 +30,11 @@ def upstream() -> Iterator[UpstreamServer]:
     server.start()
     yield server
     server.stop()
+
+
+def asked(server: UpstreamServer) -> list[tuple[str, str]]:
+    """The questions an upstream received, but for svcdns's loop check at start."""
+    return [(name, how) for name, how in server.questions if "svcdns-loop-check" not in name]
 
 
 def forwarding(
@@ -68,7 +73,7 @@ def test_a_name_outside_the_zones_is_forwarded(
     assert reply.flags & dns.flags.RD
     assert answer_data(reply, "A") == ["192.0.2.10"]
     assert reply.answer[0].ttl == 30  # the upstream said 60; the cache serves at most 30
-    assert upstream.questions[-1][1] == "udp"
+    assert asked(upstream)[-1][1] == "udp"
 
 
 def test_nxdomain_from_upstream_keeps_its_soa(
@@ -88,7 +93,7 @@ def test_cluster_names_stay_authoritative_with_forwarding_on(
     reply = ask(server, "web.shop.svc.cluster.local")
     assert reply.flags & dns.flags.AA
     assert answer_data(reply, "A") == ["10.96.100.10"]
-    assert upstream.questions == []
+    assert asked(upstream) == []
 
 
 def test_a_stub_domain_goes_to_its_own_servers(
@@ -100,8 +105,8 @@ def test_a_stub_domain_goes_to_its_own_servers(
         server = forwarding(start_server, upstream, extra=stub)
         assert answer_data(ask(server, "db.corp.example"), "A") == ["198.51.100.7"]
         assert answer_data(ask(server, NAME), "A") == ["192.0.2.10"]
-        assert [name for name, _ in corp.questions] == ["db.corp.example."]
-        assert [name for name, _ in upstream.questions] == [f"{NAME}."]
+        assert [name for name, _ in asked(corp)] == ["db.corp.example."]
+        assert [name for name, _ in asked(upstream)] == [f"{NAME}."]
     finally:
         corp.stop()
 
@@ -112,7 +117,7 @@ def test_a_truncated_udp_reply_is_asked_again_over_tcp(
     upstream.behaviour = Behaviour(truncate_udp=True)
     server = forwarding(start_server, upstream)
     assert answer_data(ask(server, NAME), "A") == ["192.0.2.10"]
-    assert [transport for _, transport in upstream.questions] == ["udp", "tcp"]
+    assert [transport for _, transport in asked(upstream)] == ["udp", "tcp"]
 
 
 def test_a_silent_upstream_gives_way_to_the_next_then_servfail(
@@ -167,7 +172,7 @@ def test_clients_outside_allow_recursion_are_refused(
     assert not refused.flags & dns.flags.RA
     # Cluster names are answered for everyone.
     assert ask(server, "web.shop.svc.cluster.local", source="127.0.0.2").rcode() == 0
-    assert len(upstream.questions) == 1
+    assert len(asked(upstream)) == 1
 
 
 # -- the cache of forwarded answers ------------------------------------------------------
@@ -187,7 +192,7 @@ def test_a_cached_answer_counts_its_ttl_down_and_is_not_asked_again(
     assert again.answer[0].ttl in (28, 29)
     assert again.flags & dns.flags.RA and not again.flags & dns.flags.AA
     assert answer_data(ask(server, NAME, tcp=True), "A") == ["192.0.2.10"]
-    assert len(upstream.questions) == 1
+    assert len(asked(upstream)) == 1
 
 
 def test_a_negative_answer_is_cached_briefly(
@@ -198,7 +203,7 @@ def test_a_negative_answer_is_cached_briefly(
     again = ask(server, "nosuch.example.com")
     assert again.rcode() == dns.rcode.NXDOMAIN
     assert again.authority[0].ttl <= 5  # SOA min(60, 30), capped at 5 s
-    assert len(upstream.questions) == 1
+    assert len(asked(upstream)) == 1
 
 
 def test_servfail_is_not_cached(start_server: ServerFactory, upstream: UpstreamServer) -> None:
@@ -226,7 +231,7 @@ def test_identical_questions_in_flight_share_one_upstream_query(
             sock.close()
     assert [r.id for r in replies] == [q.id for q in queries]
     assert all(answer_data(r, "A") == ["192.0.2.10"] for r in replies)
-    assert len(upstream.questions) == 1
+    assert len(asked(upstream)) == 1
 
 
 def test_the_cache_evicts_the_least_recently_used(
@@ -236,8 +241,52 @@ def test_the_cache_evicts_the_least_recently_used(
     server = forwarding(start_server, upstream, extra=("--cache-size", "2"))
     for name in (NAME, "a.example", NAME, "b.example"):  # NAME used again: a.example is oldest
         ask(server, name)
-    assert len(upstream.questions) == 3
+    assert len(asked(upstream)) == 3
     ask(server, NAME)
-    assert len(upstream.questions) == 3  # still cached
+    assert len(asked(upstream)) == 3  # still cached
     ask(server, "a.example")
-    assert len(upstream.questions) == 4  # evicted, asked again
+    assert len(asked(upstream)) == 4  # evicted, asked again
+
+
+def test_a_forwarding_loop_stops_the_server_with_one_line() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    # Its own address as its upstream: the loop check's question comes straight back.
+    args = ["serve", "--manifests", str(CLUSTER_YAML), "--listen", f"127.0.0.1:{port}"]
+    result = run_svcdns([*args, "--upstream", f"127.0.0.1:{port}", "--http", "none"], timeout=20)
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if "ERROR" in line]
+    assert len(errors) == 1
+    assert f"forwarding loop: a question sent to upstream 127.0.0.1:{port} came back" in errors[0]
+
+
+def test_the_loop_check_passes_a_real_upstream(
+    start_server: ServerFactory, upstream: UpstreamServer
+) -> None:
+    server = forwarding(start_server, upstream)
+    assert server.wait_for_line(lambda line: "forwarding loop" in line, 3) is None
+    assert any("svcdns-loop-check" in name for name, _ in upstream.questions)
+    assert server.proc.poll() is None
+
+
+def test_a_failing_upstream_is_checked_with_root_ns_and_used_again(
+    start_server: ServerFactory, upstream: UpstreamServer
+) -> None:
+    flaky = UpstreamServer(records={NAME: "203.0.113.9"}, behaviour=Behaviour(silent=True))
+    flaky.start()
+    try:
+        server = forwarding(start_server, flaky, upstream)
+        assert answer_data(ask(server, NAME), "A") == ["192.0.2.10"]  # flaky timed out
+        flaky.behaviour = Behaviour()
+        deadline = time.monotonic() + 8
+        while time.monotonic() < deadline and (".", "udp") not in asked(flaky):
+            time.sleep(0.1)
+        assert (".", "udp") in asked(flaky)  # the `. NS` health check
+        time.sleep(0.3)
+        # Healthy again, it is asked first (a new name, so nothing comes from the cache).
+        flaky.records["fresh.example"] = "203.0.113.10"
+        upstream.records["fresh.example"] = "192.0.2.11"
+        assert answer_data(ask(server, "fresh.example"), "A") == ["203.0.113.10"]
+    finally:
+        flaky.stop()
