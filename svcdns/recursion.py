@@ -90,6 +90,9 @@ class Recursion:
             self._clients[host] = allowed
         return allowed
 
+    def stub_servers(self) -> list[Upstream]:
+        return [upstream for _, servers in self.stubs for upstream in servers]
+
     def servers_for(self, name: str) -> list[Upstream]:
         for domain, servers in self.stubs:
             if name == domain or name.endswith("." + domain):
@@ -118,7 +121,7 @@ class Recursion:
         labels = (secrets.token_hex(8), "svcdns-loop-check")
         self._probe = ".".join(labels)
         question = b"".join(bytes((len(x),)) + x.encode() for x in labels) + b"\x00\x00\x01\x00\x01"
-        servers = dict.fromkeys([*self.upstreams, *(u for _, stub in self.stubs for u in stub)])
+        servers = dict.fromkeys([*self.upstreams, *self.stub_servers()])
         try:
             for upstream in servers:
                 self._looped = False

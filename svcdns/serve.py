@@ -21,10 +21,10 @@ from svcdns.config import Config, parse_listen
 from svcdns.core.model import Event, Upsert, key_of
 from svcdns.core.state import ClusterState
 from svcdns.core.zonedata import PodMode
-from svcdns.dns.handler import Handler, Outside
+from svcdns.dns.handler import Handler, Outside, is_badvers
 from svcdns.net.transport import DnsServer
 from svcdns.ops.http import OpsServer
-from svcdns.ops.metrics import DROPPED, Metrics
+from svcdns.ops.metrics import BADVERS, DROPPED, DurationHistogram, Metrics
 from svcdns.recursion import Recursion
 from svcdns.sources.manifests import ManifestSource
 from svcdns.workers import report_ops_address, worker_config, worker_number
@@ -137,6 +137,54 @@ class Runtime:
             "svcdns_tcp_connections", "Open DNS TCP connections.", lambda: len(server.connections)
         )
 
+    def _forwarding_metrics(self, recursion: Recursion) -> None:
+        metrics, forwarder, cache = self.metrics, recursion.forwarder, recursion.cache
+        durations = DurationHistogram()
+        forwarder.observe = lambda upstream, seconds: durations.observe((upstream,), seconds)
+        metrics.counters(
+            "svcdns_forward_requests",
+            "Questions sent upstream, by upstream and its rcode (or timeout).",
+            ["upstream", "rcode"],
+            lambda: {key: float(n) for key, n in forwarder.replies.items()},
+        )
+        metrics.histogram(
+            "svcdns_forward_duration_seconds",
+            "How long an upstream took to answer one try.",
+            ["upstream"],
+            durations,
+        )
+        metrics.gauges(
+            "svcdns_upstream_healthy",
+            "1 while an upstream answers, 0 while it is tried last.",
+            ["upstream"],
+            lambda: {
+                (str(u),): 0.0 if u in forwarder.failing else 1.0
+                for u in dict.fromkeys([*recursion.upstreams, *recursion.stub_servers()])
+            },
+        )
+        metrics.counters(
+            "svcdns_cache_hits",
+            "Forwarded answers served from the cache.",
+            [],
+            lambda: {(): float(cache.hits)},
+        )
+        metrics.counters(
+            "svcdns_cache_misses",
+            "Forwarded questions not in the cache.",
+            [],
+            lambda: {(): float(cache.misses)},
+        )
+        metrics.counters(
+            "svcdns_cache_evictions",
+            "Cache entries evicted to make room.",
+            [],
+            lambda: {(): float(cache.evictions)},
+        )
+        metrics.gauge("svcdns_cache_entries", "Forwarded answers cached.", lambda: len(cache))
+        metrics.gauge(
+            "svcdns_forward_in_flight", "Questions upstream now.", lambda: forwarder.in_flight
+        )
+
     @staticmethod
     async def _check_loop(recursion: Recursion, stop: asyncio.Event, exit_code: list[int]) -> None:
         looped = await recursion.loop_check()
@@ -157,6 +205,8 @@ class Runtime:
                 "no upstream (/etc/resolv.conf has none): names outside the zones get REFUSED"
             )
         handler = Handler(self.state, forwarding=recursion.enabled)
+        if recursion.enabled:
+            self._forwarding_metrics(recursion)
         metrics = self.metrics
         answer = handler.handle
         udp_counts, tcp_counts = metrics.queries.udp, metrics.queries.tcp
@@ -174,7 +224,10 @@ class Runtime:
             reply = answer(data, udp=udp)
             if isinstance(reply, Outside):
                 return forward(data, reply, client, counts)
-            counts[DROPPED if reply is None else reply[3] & 15] += 1
+            if reply is not None and is_badvers(reply):
+                counts[BADVERS] += 1
+            else:
+                counts[DROPPED if reply is None else reply[3] & 15] += 1
             return reply
 
         server = DnsServer(
@@ -184,7 +237,11 @@ class Runtime:
             max_tcp_connections=config.tcp_max_connections,
             reuse_port=self.worker is not None,
             handle_udp=handler.udp_answerer(
-                udp_counts, forward_udp, recursion.cached if recursion.enabled else None
+                udp_counts,
+                forward_udp,
+                recursion.cached if recursion.enabled else None,
+                dropped=DROPPED,
+                badvers=BADVERS,
             ),
         )
         stopping: list[str] = []  # "shutting down" once signalled: /ready turns 503 at once

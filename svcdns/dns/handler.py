@@ -37,6 +37,16 @@ _ZONE_TRANSFERS = (RRType.AXFR, RRType.IXFR)
 _REFUSED = Answer(Rcode.REFUSED, authoritative=False)
 
 
+def is_badvers(reply: bytes) -> bool:
+    """Rcode 16 (BADVERS) has its high bits in the OPT, which the full path puts last."""
+    return (
+        reply[3] & 0xF == 0
+        and len(reply) >= 23
+        and reply[-11:-8] == b"\x00\x00\x29"
+        and reply[-6] == 1
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Outside:
     """A plain query for a name outside the zones, to forward: its lower-case name, where
@@ -72,12 +82,15 @@ class Handler:
         counts: list[int],
         outside: OutsideFn,
         cached: Callable[[bytes, Any], bytes | None] | None = None,
+        *,
+        dropped: int,
+        badvers: int,
     ) -> Callable[[bytes, Any], Any]:
         """`handle(data, udp=True)` as one closure for the UDP hot path, counting each reply
         in `counts` by rcode (slot 16: dropped): no frame but the fast path's own. A name
         outside the zones goes to `outside(data, Outside, client)`, which returns what the
         transport awaits. `cached(data, client)` may answer from the forward cache first."""
-        fast, full, dropped = self.fast.answer, self.full, len(counts) - 1
+        fast, full = self.fast.answer, self.full
 
         def answer_udp(data: bytes, client: Any) -> Any:
             try:
@@ -91,6 +104,9 @@ class Handler:
                 found = full(data, udp=True)
                 if isinstance(found, Outside):
                     return outside(data, found, client)
+                if found is not None and is_badvers(found):
+                    counts[badvers] += 1
+                    return found
                 reply = found
             counts[dropped if reply is None else reply[3] & 15] += 1
             return reply

@@ -17,6 +17,8 @@ import logging
 import secrets
 import socket
 import struct
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 log = logging.getLogger("svcdns.forward")
@@ -28,6 +30,7 @@ QR = 0x8000
 OUR_PAYLOAD = 1232  # the EDNS payload we offer upstream (DNS flag day 2020)
 MAX_MESSAGE = 65535
 DEFAULT_PORT = 53
+RCODE_NAMES = {0: "NOERROR", 1: "FORMERR", 2: "SERVFAIL", 3: "NXDOMAIN", 4: "NOTIMP", 5: "REFUSED"}
 HEALTH_INTERVAL = 1.0  # seconds between checks of an upstream that stopped answering
 ROOT_NS = b"\x00\x00\x02\x00\x01"  # `. NS`, what CoreDNS asks a failing upstream
 
@@ -91,6 +94,10 @@ class Forwarder:
         self.force_tcp = force_tcp
         self.in_flight = 0
         self.failing: set[Upstream] = set()  # tried last until they answer again
+        # For /metrics: replies by (upstream, rcode name or "timeout"), and how long each
+        # try took, handed to `observe(upstream, seconds)`.
+        self.replies: dict[tuple[str, str], int] = {}
+        self.observe: Callable[[str, float], None] = lambda upstream, seconds: None
         self._checker: asyncio.Task[None] | None = None
 
     async def ask(self, question: bytes, upstreams: list[Upstream]) -> bytes | None:
@@ -134,6 +141,17 @@ class Forwarder:
             self._checker.cancel()
 
     async def _try(self, upstream: Upstream, question: bytes) -> bytes | None:
+        started = time.monotonic()
+        reply = await self._exchange(upstream, question)
+        self.observe(str(upstream), time.monotonic() - started)
+        outcome = (
+            "timeout" if reply is None else RCODE_NAMES.get(reply[3] & 0xF, str(reply[3] & 0xF))
+        )
+        key = (str(upstream), outcome)
+        self.replies[key] = self.replies.get(key, 0) + 1
+        return reply
+
+    async def _exchange(self, upstream: Upstream, question: bytes) -> bytes | None:
         try:
             if not self.force_tcp:
                 reply = await asyncio.wait_for(self._udp(upstream, question), self.timeout)

@@ -9,7 +9,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
-from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
 from prometheus_client.samples import Sample
@@ -20,7 +25,8 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 _RCODE_NAMES = {int(rcode) & 0xF: rcode.name for rcode in Rcode if int(rcode) < 16}
 TRANSPORTS = ("udp", "tcp")
 DROPPED = 16  # the slot after the 16 low rcodes: no reply sent
-SLOTS = 17
+BADVERS = 17  # rcode 16 lives in the OPT's extended bits: counted apart by the full path
+SLOTS = 18
 
 
 class QueryCounts:
@@ -47,17 +53,51 @@ class _QueryCollector(Collector):
             requests.add_metric([transport], sum(counts))
         yield requests
         responses = CounterMetricFamily(
-            "svcdns_dns_responses", "DNS responses sent, by rcode (low 4 bits).", labels=["rcode"]
+            "svcdns_dns_responses", "DNS responses sent, by rcode.", labels=["rcode"]
         )
         for code in range(16):
             total = sum(counts[code] for counts in tables.values())
             responses.add_metric([_RCODE_NAMES.get(code, str(code))], total)
+        responses.add_metric(["BADVERS"], sum(counts[BADVERS] for counts in tables.values()))
         yield responses
         dropped = CounterMetricFamily(
             "svcdns_dns_dropped", "DNS messages dropped unanswered (too short, or QR set)."
         )
         dropped.add_metric([], sum(counts[DROPPED] for counts in tables.values()))
         yield dropped
+
+
+Labels = tuple[str, ...]
+# Upper bounds of the duration histograms, seconds: a cache hit to an upstream timeout.
+DURATION_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+
+class DurationHistogram:
+    """A histogram kept as plain counts (one list increment per observation)."""
+
+    def __init__(self) -> None:
+        self.counts: dict[Labels, list[float]] = {}  # labels -> bucket counts, count, sum
+
+    def observe(self, labels: Labels, seconds: float) -> None:
+        counts = self.counts.get(labels)
+        if counts is None:
+            counts = self.counts[labels] = [0.0] * (len(DURATION_BUCKETS) + 2)
+        for index, bound in enumerate(DURATION_BUCKETS):
+            if seconds <= bound:
+                counts[index] += 1
+                break
+        counts[-2] += 1
+        counts[-1] += seconds
+
+
+class _Read(Collector):
+    """Families built when scraped from plain numbers the server keeps anyway."""
+
+    def __init__(self, build: Callable[[], Iterator[Metric]]) -> None:
+        self._build = build
+
+    def collect(self) -> Iterator[Metric]:
+        return self._build()
 
 
 class Metrics:
@@ -76,6 +116,56 @@ class Metrics:
         """Count one reply (the hot path inlines this as a list increment)."""
         counts = self.queries.udp if transport == "udp" else self.queries.tcp
         counts[DROPPED if reply is None else reply[3] & 0xF] += 1
+
+    def counters(
+        self,
+        name: str,
+        documentation: str,
+        labels: list[str],
+        read: Callable[[], dict[Labels, float]],
+    ) -> None:
+        """A labelled counter read when scraped."""
+
+        def build() -> Iterator[Metric]:
+            family = CounterMetricFamily(name, documentation, labels=labels)
+            for values, value in read().items():
+                family.add_metric(list(values), value)
+            yield family
+
+        self.registry.register(_Read(build))
+
+    def gauges(
+        self,
+        name: str,
+        documentation: str,
+        labels: list[str],
+        read: Callable[[], dict[Labels, float]],
+    ) -> None:
+        """A labelled gauge read when scraped."""
+
+        def build() -> Iterator[Metric]:
+            family = GaugeMetricFamily(name, documentation, labels=labels)
+            for values, value in read().items():
+                family.add_metric(list(values), value)
+            yield family
+
+        self.registry.register(_Read(build))
+
+    def histogram(
+        self, name: str, documentation: str, labels: list[str], histogram: DurationHistogram
+    ) -> None:
+        def build() -> Iterator[Metric]:
+            family = HistogramMetricFamily(name, documentation, labels=labels)
+            for values, counts in histogram.counts.items():
+                cumulative, buckets = 0.0, []
+                for bound, count in zip(DURATION_BUCKETS, counts, strict=False):
+                    cumulative += count
+                    buckets.append((repr(bound), cumulative))
+                buckets.append(("+Inf", counts[-2]))
+                family.add_metric(list(values), buckets, counts[-1])
+            yield family
+
+        self.registry.register(_Read(build))
 
     def gauge(self, name: str, documentation: str, read: Callable[[], float]) -> None:
         """A gauge read when scraped (record count, serial, sync state...)."""

@@ -19,6 +19,7 @@ import dns.query
 import dns.rcode
 import pytest
 from conftest import CLUSTER_YAML, ServerFactory, ServerProcess, answer_data, run_svcdns
+from test_e2e_ops import get, ops_url
 from upstream import Behaviour, UpstreamServer
 
 NAME = "api.example.com"
@@ -290,3 +291,29 @@ def test_a_failing_upstream_is_checked_with_root_ns_and_used_again(
         assert answer_data(ask(server, "fresh.example"), "A") == ["203.0.113.10"]
     finally:
         flaky.stop()
+
+
+def test_metrics_count_forwarding_the_cache_and_badvers(
+    start_server: ServerFactory, upstream: UpstreamServer
+) -> None:
+    server = forwarding(start_server, upstream)
+    base = ops_url(server)
+    # Let the loop check's question finish, so the counts below are only ours.
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and not upstream.questions:
+        time.sleep(0.05)
+    ask(server, NAME)
+    ask(server, NAME)  # from the cache
+    badvers = dns.message.make_query("web.shop.svc.cluster.local", "A", use_edns=1)
+    reply = dns.query.udp(badvers, server.host, port=server.port, timeout=6)
+    assert reply.rcode() == dns.rcode.BADVERS
+    text = get(f"{base}/metrics")[2]
+    up = upstream.address
+    assert f'svcdns_forward_requests_total{{rcode="NOERROR",upstream="{up}"}} 1.0' in text
+    assert f'svcdns_forward_requests_total{{rcode="NXDOMAIN",upstream="{up}"}} 1.0' in text
+    assert f'svcdns_forward_duration_seconds_count{{upstream="{up}"}} 2.0' in text
+    assert f'svcdns_upstream_healthy{{upstream="{up}"}} 1.0' in text
+    assert "svcdns_cache_hits_total 1.0" in text
+    assert "svcdns_cache_entries 1.0" in text
+    assert 'svcdns_dns_responses_total{rcode="BADVERS"} 1.0' in text
+    assert 'svcdns_dns_responses_total{rcode="NOERROR"} 2.0' in text
