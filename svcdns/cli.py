@@ -97,6 +97,9 @@ def _parser() -> argparse.ArgumentParser:
     serving.add_argument("--cache-size", metavar="N", help="forwarded answers kept (10000)")
     serving.add_argument("--cache-ttl", metavar="SECONDS", help="longest kept (default 30)")
     serving.add_argument(
+        "--serve-stale", metavar="SECONDS", help="expired answers when upstreams fail (0: off)"
+    )
+    serving.add_argument(
         "--http", metavar="ADDR:PORT", help="/health /ready /metrics (default 0.0.0.0:9153; none)"
     )
     serving.add_argument(

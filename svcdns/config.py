@@ -55,6 +55,7 @@ class Config:
     force_tcp: bool = False
     cache_size: int = 10_000  # forwarded answers kept (LRU)
     cache_ttl: int = 30  # the longest a forwarded answer is kept, seconds
+    serve_stale: float = 0.0  # seconds past expiry an answer may serve when upstreams fail
     http: str = "0.0.0.0:9153"
     workers: int = 1
     tcp_idle_timeout: float = 10.0
@@ -254,8 +255,9 @@ def build(values: Mapping[str, Any]) -> Config:
         raise ConfigError(f"--max-concurrent {max_concurrent}: must be at least 1")
     cache_size: int = _number(given.get("cache_size", 10_000), "--cache-size")
     cache_ttl: int = _number(given.get("cache_ttl", 30), "--cache-ttl")
-    if cache_size < 0 or cache_ttl < 0:
-        raise ConfigError("--cache-size and --cache-ttl must be >= 0")
+    serve_stale: float = _number(given.get("serve_stale", 0), "--serve-stale", float)
+    if cache_size < 0 or cache_ttl < 0 or serve_stale < 0:
+        raise ConfigError("--cache-size, --cache-ttl and --serve-stale must be >= 0")
     if "manifests" in given and ("kubeconfig" in given or "context" in given):
         raise ConfigError("--manifests and --kubeconfig/--context are two sources: pick one")
     return Config(
@@ -275,6 +277,7 @@ def build(values: Mapping[str, Any]) -> Config:
         force_tcp=_flag(given.get("force_tcp", False), "force-tcp"),
         cache_size=cache_size,
         cache_ttl=cache_ttl,
+        serve_stale=serve_stale,
         http=str(given.get("http", default.http)),
         workers=workers,
         tcp_idle_timeout=idle,

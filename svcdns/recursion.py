@@ -24,7 +24,7 @@ from typing import Any
 from svcdns.config import Config
 from svcdns.dns.forwarded import client_reply, error_reply, plain_question, reply_from_cache
 from svcdns.dns.handler import Outside
-from svcdns.net.cache import Entry, ForwardCache, question_key, served_body
+from svcdns.net.cache import Entry, ForwardCache, question_key, served_body, stale_body
 from svcdns.net.forward import Forwarder, Overloaded, Upstream, parse_upstream
 
 log = logging.getLogger("svcdns.forward")
@@ -67,6 +67,7 @@ class Recursion:
         self.allowed: list[Network] = [ipaddress.ip_network(n) for n in config.allow_recursion]
         self.forwarder = Forwarder(max_concurrent=config.max_concurrent, force_tcp=config.force_tcp)
         self.cache = ForwardCache(size=config.cache_size, max_ttl=config.cache_ttl)
+        self._serve_stale = config.serve_stale
         # Questions being asked upstream now: a second asker waits for the same reply.
         self._in_flight: dict[bytes, asyncio.Future[bytes | None]] = {}
         self._clients: dict[str, bool] = {}  # address -> allowed, bounded below
@@ -151,6 +152,17 @@ class Recursion:
         except Overloaded:
             return error_reply(data, end, SERVFAIL, edns=edns, recursion=True)
         if reply is None:
+            stale = self._serve_stale and self.cache.stale(question, now, within=self._serve_stale)
+            if stale:  # RFC 8767: every upstream failed; an expired answer beats none
+                return reply_from_cache(
+                    data,
+                    end,
+                    rcode=stale.rcode,
+                    counts=stale.counts,
+                    body=stale_body(stale),
+                    edns=edns,
+                    limit=outside.limit,
+                )
             return error_reply(data, end, SERVFAIL, edns=edns, recursion=True)
         stored = self.cache.peek(question, time.monotonic())
         if stored is not None:  # the first asker gets the capped TTLs the others will

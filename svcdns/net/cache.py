@@ -11,7 +11,8 @@ Invariants:
   `max_negative_ttl` (5 s), and not at all without an SOA; SERVFAIL, other errors and
   truncated answers are never kept;
 - a served TTL is the stored one (capped as above) less the time since it was stored,
-  never below 0; an entry past its life is not served (but see `stale`).
+  never below 0; an entry past its life is not served, except by `stale` when every
+  upstream failed (RFC 8767), with TTL 30.
 Imports no other part of svcdns.
 """
 
@@ -99,6 +100,16 @@ def parse_entry(
     return Entry(now, now + life, rcode, counted, bytes(body), tuple(offsets), capped)
 
 
+STALE_TTL = 30  # RFC 8767 4: the TTL of a stale answer
+
+
+def stale_body(entry: Entry) -> bytes:
+    body = bytearray(entry.body)
+    for offset in entry.ttl_offsets:
+        struct.pack_into("!I", body, offset, STALE_TTL)
+    return bytes(body)
+
+
 def served_body(entry: Entry, now: float) -> bytes:
     """The entry's records with their TTLs counted down to `now`."""
     elapsed = int(now - entry.stored)
@@ -132,6 +143,11 @@ class ForwardCache:
         self._entries.move_to_end(key)
         self.hits += 1
         return entry
+
+    def stale(self, question: bytes, now: float, *, within: float) -> Entry | None:
+        """An entry expired no more than `within` seconds ago (or still live)."""
+        entry = self._entries.get(question_key(question))
+        return entry if entry is not None and entry.expires + within > now else None
 
     def peek(self, question: bytes, now: float) -> Entry | None:
         """The live entry, without counting a hit or touching the LRU order."""

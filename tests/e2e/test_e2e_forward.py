@@ -317,3 +317,17 @@ def test_metrics_count_forwarding_the_cache_and_badvers(
     assert "svcdns_cache_entries 1.0" in text
     assert 'svcdns_dns_responses_total{rcode="BADVERS"} 1.0' in text
     assert 'svcdns_dns_responses_total{rcode="NOERROR"} 2.0' in text
+
+
+def test_serve_stale_answers_from_an_expired_entry_when_upstreams_fail(
+    start_server: ServerFactory, upstream: UpstreamServer
+) -> None:
+    upstream.behaviour = Behaviour(ttl=1)
+    server = forwarding(start_server, upstream, extra=("--serve-stale", "60"))
+    assert answer_data(ask(server, NAME), "A") == ["192.0.2.10"]
+    upstream.behaviour = Behaviour(silent=True)
+    time.sleep(1.2)  # the entry has expired
+    stale = ask(server, NAME)
+    assert stale.rcode() == dns.rcode.NOERROR
+    assert answer_data(stale, "A") == ["192.0.2.10"]
+    assert stale.answer[0].ttl == 30  # RFC 8767
