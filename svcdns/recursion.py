@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from svcdns.config import Config
+from svcdns.dns.codec import MAX_TCP_MESSAGE, chased_reply
 from svcdns.dns.forwarded import client_reply, error_reply, plain_question, reply_from_cache
 from svcdns.dns.handler import Outside
 from svcdns.net.cache import Entry, ForwardCache, question_key, served_body, stale_body
@@ -135,6 +136,8 @@ class Recursion:
             self._probe = ""
 
     async def answer(self, data: bytes, outside: Outside, client: Any) -> bytes:
+        if outside.chase:
+            return await self._chase(data, outside, client)
         end, edns = outside.question_end, outside.edns
         if self._probe and outside.name == self._probe:
             self._looped = True  # our own probe came back: answer it and do not pass it on
@@ -173,6 +176,30 @@ class Recursion:
             log.warning("unreadable reply from upstream for %.100s; SERVFAIL", outside.name)
             return error_reply(data, end, SERVFAIL, edns=edns, recursion=True)
 
+    async def _chase(self, data: bytes, outside: Outside, client: Any) -> bytes:
+        """An ExternalName: our CNAME, then its target's records from upstream (cached as
+        any forwarded answer, under the target's question)."""
+        end, edns, query = outside.question_end, outside.edns, outside.query
+        assert query is not None
+        udp = outside.limit < MAX_TCP_MESSAGE
+        servers = self.servers_for(outside.name)
+        if not servers or not self.allows(_host(client)):
+            return error_reply(data, end, REFUSED, edns=edns, recursion=False)
+        question = outside.target_question
+        entry = self.cache.get(question, time.monotonic())
+        if entry is None:
+            try:
+                reply = await self._shared(question, servers)
+            except Overloaded:
+                reply = None
+            if reply is None:
+                return error_reply(data, end, SERVFAIL, edns=edns, recursion=True)
+            entry = self.cache.peek(question, time.monotonic())
+            if entry is None:
+                return chased_reply(query, outside.chase, reply, udp=udp)
+        message = _message_of(entry, question, time.monotonic())
+        return chased_reply(query, outside.chase, message, udp=udp)
+
     async def _shared(self, question: bytes, servers: list[Upstream]) -> bytes | None:
         """One upstream query per question in flight, whoever else asks meanwhile."""
         key = question_key(question)
@@ -190,6 +217,18 @@ class Recursion:
             with contextlib.suppress(ValueError, IndexError, struct.error):
                 self.cache.put(question, reply, time.monotonic())
         return reply
+
+
+def _message_of(entry: Entry, question: bytes, now: float) -> bytes:
+    """A cached entry as a whole message again, for the parser."""
+    counts = struct.pack("!HHHH", 1, *entry.counts)
+    return (
+        b"\x00\x00"
+        + (0x8180 | entry.rcode).to_bytes(2, "big")
+        + counts
+        + question
+        + (served_body(entry, now))
+    )
 
 
 def _host(client: Any) -> str:

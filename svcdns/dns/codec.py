@@ -218,3 +218,21 @@ _ADDERS: tuple[Callable[[Any, Any], None], ...] = (
     lambda reply, rr: reply.add_auth(rr),
     lambda reply, rr: reply.add_ar(rr),
 )
+
+
+def chased_reply(query: Query, cnames: Sequence[Record], upstream: bytes, *, udp: bool) -> bytes:
+    """An ExternalName answered with its target's records from upstream: our CNAME(s),
+    then the upstream's A/AAAA/CNAME answer records, its rcode, RA set, AA clear."""
+    try:
+        reply = dnslib.DNSRecord.parse(upstream)
+    except (dnslib.DNSError, ValueError, IndexError, struct.error, UnicodeError):
+        return encode_reply(query, Answer(Rcode.SERVFAIL, authoritative=False), udp=udp)
+    found: list[Record] = []
+    for rr in reply.rr:
+        if rr.rtype in (RRType.A, RRType.AAAA, RRType.CNAME):
+            owner = str(rr.rname).rstrip(".").lower()
+            data = str(rr.rdata).rstrip(".") if rr.rtype == RRType.CNAME else str(rr.rdata)
+            found.append(Record(owner, RRType(rr.rtype), rr.ttl, data))
+    rcode = Rcode(reply.header.rcode) if reply.header.rcode in (0, 2, 3, 5) else Rcode.SERVFAIL
+    answer = Answer(rcode, answer=(*cnames, *found), authoritative=False)
+    return encode_reply(query, answer, udp=udp, recursion=True)

@@ -74,6 +74,8 @@ class FastPath:
         self._minimum = settings.ttl
         self._soa_serial = -1
         self._soa_by_offset: dict[int, bytes] = {}
+        # With forwarding on, an ExternalName's target outside the zones is looked up too.
+        self.chase_external = False
 
     def answer(self, data: bytes, *, udp: bool) -> bytes | None:
         """The reply to `data`, or None when the full path must decide."""
@@ -148,8 +150,11 @@ class FastPath:
             rtype, ancount, arcount, anlen, arlen = TYPE_HEADER.unpack_from(blob, position)
             start = position + 10
             if rtype in (qtype_number, _CNAME):
-                if rtype == _CNAME and self._cname_into_zone(blob, start + anlen):
-                    return None  # the chase needs the answerer
+                if rtype == _CNAME and (
+                    self._cname_into_zone(blob, start + anlen)
+                    or (self.chase_external and qtype_number != _CNAME)
+                ):
+                    return None  # the chase needs the answerer (or the upstream)
                 body = blob[start : start + anlen + arlen]
                 return _positive(data, question_end, ancount, arcount, body, anlen, opt, limit)
             position = start + anlen + arlen

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from svcdns.core.answer import Answer, answer
-from svcdns.core.rr import Rcode, RRType
+from svcdns.core.rr import Rcode, Record, RRType
 from svcdns.core.state import ClusterState
+from svcdns.core.wire import name_wire
 from svcdns.dns.codec import (
     CLASS_IN,
     MAX_TCP_MESSAGE,
@@ -56,6 +57,11 @@ class Outside:
     question_end: int
     edns: bool
     limit: int
+    # An ExternalName (spec 2.5) whose target is outside the zones: our CNAME records, the
+    # target's question to forward, and the parsed query to answer with both.
+    chase: tuple[Record, ...] = ()
+    target_question: bytes = b""
+    query: Query | None = None
 
 
 OutsideFn = Callable[[bytes, Outside, Any], Awaitable[bytes | None]]
@@ -66,6 +72,7 @@ class Handler:
         self.state = state
         self.forwarding = forwarding  # names outside the zones: Outside, else REFUSED
         self.fast = FastPath(state)
+        self.fast.chase_external = forwarding
         self._fast_failures = 0
         self._last_failure_report = -float(FAILURE_REPORT_INTERVAL)
 
@@ -130,6 +137,9 @@ class Handler:
                     return encode_reply(query, _REFUSED, udp=udp)
                 limit = query.udp_limit() if udp else MAX_TCP_MESSAGE
                 return Outside(query.name, end, edns=query.edns is not None, limit=limit)
+            chase = self._external_target(query, result, data, udp=udp)
+            if chase is not None:
+                return chase
             return encode_reply(query, result, udp=udp)
         except Exception as error:  # one bad answer must not take the server down
             log.error(
@@ -154,6 +164,27 @@ class Handler:
             )
             self._fast_failures = 0
             self._last_failure_report = now
+
+    def _external_target(
+        self, query: Query, result: Answer, data: bytes, *, udp: bool
+    ) -> Outside | None:
+        """When the answer ends at an ExternalName target outside the zones and forwarding
+        is on, the target to look up upstream (CoreDNS does too); else None."""
+        if not self.forwarding or result.rcode != Rcode.NOERROR or not result.answer:
+            return None
+        last = result.answer[-1]
+        if last.rtype != RRType.CNAME or query.qtype in (RRType.CNAME, RRType.ANY):
+            return None
+        end = question_end(data)
+        target = str(last.data).lower()
+        try:
+            question = name_wire(target) + data[end - 4 : end]
+        except ValueError:
+            return None
+        if end < 0:
+            return None
+        limit = query.udp_limit() if udp else MAX_TCP_MESSAGE
+        return Outside(target, end, query.edns is not None, limit, result.answer, question, query)
 
     def resolve(self, query: Query) -> Answer | None:
         """The answer, or None for a name outside the zones when forwarding is on."""

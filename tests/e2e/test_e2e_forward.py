@@ -331,3 +331,29 @@ def test_serve_stale_answers_from_an_expired_entry_when_upstreams_fail(
     assert stale.rcode() == dns.rcode.NOERROR
     assert answer_data(stale, "A") == ["192.0.2.10"]
     assert stale.answer[0].ttl == 30  # RFC 8767
+
+
+def test_an_external_name_target_is_looked_up_upstream(
+    start_server: ServerFactory, upstream: UpstreamServer
+) -> None:
+    upstream.records["www.example.com"] = "192.0.2.30"
+    server = forwarding(start_server, upstream)
+    for transport in ("udp", "tcp"):
+        reply = ask(server, "ext.shop.svc.cluster.local", tcp=transport == "tcp")
+        assert reply.rcode() == dns.rcode.NOERROR
+        assert [rrset.to_text() for rrset in reply.answer] == [
+            "ext.shop.svc.cluster.local. 5 IN CNAME www.example.com.",
+            "www.example.com. 30 IN A 192.0.2.30",
+        ]
+        assert reply.flags & dns.flags.RA and not reply.flags & dns.flags.AA
+    assert len(asked(upstream)) == 1  # the second came from the cache
+    cname = dns.query.udp(
+        dns.message.make_query("ext.shop.svc.cluster.local", "CNAME"),
+        server.host,
+        port=server.port,
+        timeout=6,
+    )
+    assert cname.flags & dns.flags.AA  # asked for the CNAME itself: ours, not chased
+    assert [rrset.to_text() for rrset in cname.answer] == [
+        "ext.shop.svc.cluster.local. 5 IN CNAME www.example.com."
+    ]

@@ -22,7 +22,7 @@ from conftest import REPO, ServerProcess
 
 README = REPO / "README.md"
 README_PORT = "5353"
-SERVE = "svcdns serve --manifests examples/cluster.yaml --listen 127.0.0.1:5353"
+SERVE = "svcdns serve --manifests examples/cluster.yaml --listen 127.0.0.1:5353 --upstream none"
 DIG_WEB = "dig @127.0.0.1 -p 5353 web.shop.svc.cluster.local"
 DIG_SRV = "dig @127.0.0.1 -p 5353 _http._tcp.web.shop.svc.cluster.local SRV"
 DIG_PTR = "dig @127.0.0.1 -p 5353 -x 10.96.100.10"
