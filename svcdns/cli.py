@@ -21,6 +21,7 @@ from svcdns.core.model import Event
 from svcdns.core.state import ClusterState
 from svcdns.core.zonedata import PodMode
 from svcdns.core.zonefile import to_text, zone_records
+from svcdns.logs import configure
 from svcdns.net.transport import ListenError
 from svcdns.serve import serve
 from svcdns.sources import KubeConfigError
@@ -109,6 +110,10 @@ def _parser() -> argparse.ArgumentParser:
         "--watch-timeout", metavar="SECONDS", help="server-side timeout of a watch (default 300)"
     )
     serving.add_argument("--workers", help="processes sharing the DNS port")
+    serving.add_argument("--log-format", metavar="text|json", help="log lines (default text)")
+    serving.add_argument(
+        "--log-queries", action="store_true", default=None, help="one log line per query"
+    )
     serving.add_argument(
         "--tcp-idle-timeout", metavar="SECONDS", help="close idle TCP (default 10)"
     )
@@ -140,6 +145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         config = _config(args)
+        configure(config.log_format, worker_number())
         if args.command == "records":
             return _records(config)
         if config.workers > 1 and worker_number() is None:

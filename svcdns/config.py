@@ -56,6 +56,8 @@ class Config:
     cache_size: int = 10_000  # forwarded answers kept (LRU)
     cache_ttl: int = 30  # the longest a forwarded answer is kept, seconds
     serve_stale: float = 0.0  # seconds past expiry an answer may serve when upstreams fail
+    log_format: str = "text"  # or "json"
+    log_queries: bool = False
     http: str = "0.0.0.0:9153"
     workers: int = 1
     tcp_idle_timeout: float = 10.0
@@ -206,6 +208,13 @@ def _networks(value: Any) -> tuple[str, ...]:
     return tuple(networks)
 
 
+def _log_format(value: Any) -> str:
+    text = str(value).lower()
+    if text not in ("text", "json"):
+        raise ConfigError(f"--log-format {value!r}: text or json")
+    return text
+
+
 def _as_list(value: Any) -> list[str]:
     return [value] if isinstance(value, str) else [str(v) for v in value]
 
@@ -278,6 +287,8 @@ def build(values: Mapping[str, Any]) -> Config:
         cache_size=cache_size,
         cache_ttl=cache_ttl,
         serve_stale=serve_stale,
+        log_format=_log_format(given.get("log_format", "text")),
+        log_queries=_flag(given.get("log_queries", False), "log-queries"),
         http=str(given.get("http", default.http)),
         workers=workers,
         tcp_idle_timeout=idle,

@@ -18,6 +18,7 @@ import logging
 import secrets
 import struct
 import time
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,8 @@ from svcdns.net.forward import Forwarder, Overloaded, Upstream, parse_upstream
 log = logging.getLogger("svcdns.forward")
 
 RESOLV_CONF = Path("/etc/resolv.conf")
+# Where the last answer of this task came from ("cache" or "upstream"), for --log-queries.
+answered_from: ContextVar[str] = ContextVar("answered_from", default="upstream")
 SERVFAIL, REFUSED = 2, 5
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -149,7 +152,9 @@ class Recursion:
         now = time.monotonic()
         entry = self.cache.get(question, now)
         if entry is not None:
+            answered_from.set("cache")
             return _from_entry(entry, data, end, edns, outside.limit, now)
+        answered_from.set("upstream")
         try:
             reply = await self._shared(question, servers)
         except Overloaded:
@@ -187,6 +192,7 @@ class Recursion:
             return error_reply(data, end, REFUSED, edns=edns, recursion=False)
         question = outside.target_question
         entry = self.cache.get(question, time.monotonic())
+        answered_from.set("upstream" if entry is None else "cache")
         if entry is None:
             try:
                 reply = await self._shared(question, servers)

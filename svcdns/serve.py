@@ -22,10 +22,11 @@ from svcdns.core.model import Event, Upsert, key_of
 from svcdns.core.state import ClusterState
 from svcdns.core.zonedata import PodMode
 from svcdns.dns.handler import Handler, Outside, is_badvers
+from svcdns.logs import log_query, source_of
 from svcdns.net.transport import DnsServer
 from svcdns.ops.http import OpsServer
 from svcdns.ops.metrics import BADVERS, DROPPED, DurationHistogram, Metrics
-from svcdns.recursion import Recursion
+from svcdns.recursion import Recursion, answered_from
 from svcdns.sources.manifests import ManifestSource
 from svcdns.workers import report_ops_address, worker_config, worker_number
 
@@ -230,19 +231,22 @@ class Runtime:
                 counts[DROPPED if reply is None else reply[3] & 15] += 1
             return reply
 
+        handle_udp = handler.udp_answerer(
+            udp_counts,
+            forward_udp,
+            recursion.cached if recursion.enabled else None,
+            dropped=DROPPED,
+            badvers=BADVERS,
+        )
+        if config.log_queries:
+            handle_udp, handle = _logged_udp(handle_udp), _logged_tcp(handle)
         server = DnsServer(
             handle,
             list(config.listen),
             tcp_idle_timeout=config.tcp_idle_timeout,
             max_tcp_connections=config.tcp_max_connections,
             reuse_port=self.worker is not None,
-            handle_udp=handler.udp_answerer(
-                udp_counts,
-                forward_udp,
-                recursion.cached if recursion.enabled else None,
-                dropped=DROPPED,
-                badvers=BADVERS,
-            ),
+            handle_udp=handle_udp,
         )
         stopping: list[str] = []  # "shutting down" once signalled: /ready turns 503 at once
 
@@ -291,6 +295,44 @@ class Runtime:
             await ops.close()
             await server.close()
         return 0
+
+
+def _logged_udp(handle: Callable[[bytes, Any], Any]) -> Callable[[bytes, Any], Any]:
+    """`--log-queries`: the UDP handler, with one line per query."""
+
+    def logged(data: bytes, client: Any) -> Any:
+        started = time.perf_counter()
+        return _logged_reply(handle(data, client), data, client, started)
+
+    return logged
+
+
+def _logged_tcp(handle: Callable[..., Any]) -> Callable[..., Any]:
+    def logged(data: bytes, *, udp: bool, client: Any = None) -> Any:
+        started = time.perf_counter()
+        return _logged_reply(handle(data, udp=udp, client=client), data, client, started)
+
+    return logged
+
+
+def _logged_reply(reply: Any, data: bytes, client: Any, started: float) -> Any:
+    if reply is None or isinstance(reply, bytes):
+        elapsed = time.perf_counter() - started
+        log_query(data, reply, client, elapsed, source_of(reply, awaited=False))
+        return reply
+    return _log_later(reply, data, client, started)
+
+
+async def _log_later(
+    reply: Awaitable[bytes | None], data: bytes, client: Any, started: float
+) -> bytes | None:
+    result = await reply
+    elapsed = time.perf_counter() - started
+    source = source_of(result, awaited=True)
+    log_query(
+        data, result, client, elapsed, answered_from.get() if source == "upstream" else source
+    )
+    return result
 
 
 def settle_after_load() -> None:

@@ -357,3 +357,33 @@ def test_an_external_name_target_is_looked_up_upstream(
     assert [rrset.to_text() for rrset in cname.answer] == [
         "ext.shop.svc.cluster.local. 5 IN CNAME www.example.com."
     ]
+
+
+def test_log_queries_says_where_each_answer_came_from_in_json(
+    start_server: ServerFactory, upstream: UpstreamServer
+) -> None:
+    import json
+
+    server = forwarding(start_server, upstream, extra=("--log-queries", "--log-format", "json"))
+    ask(server, "web.shop.svc.cluster.local")
+    ask(server, NAME)
+    ask(server, NAME)
+    ask(server, NAME, tcp=True)
+
+    def queries() -> list[dict[str, object]]:
+        lines = [json.loads(line) for line in server.lines if line.startswith("{")]
+        return [line for line in lines if line.get("logger") == "svcdns.query"]
+
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and len(queries()) < 4:
+        time.sleep(0.05)
+    found = [(q["name"], q["type"], q["rcode"], q["from"], q["client"]) for q in queries()]
+    assert found == [
+        ("web.shop.svc.cluster.local", "A", "NOERROR", "zone", "127.0.0.1"),
+        (NAME, "A", "NOERROR", "upstream", "127.0.0.1"),
+        (NAME, "A", "NOERROR", "cache", "127.0.0.1"),
+        (NAME, "A", "NOERROR", "cache", "127.0.0.1"),  # TCP: through the full path, cached
+    ]
+    assert all(isinstance(q["duration_ms"], float) for q in queries())
+    every = [json.loads(line) for line in server.lines if line.startswith("{")]
+    assert all({"time", "level", "logger", "message"} <= set(line) for line in every)

@@ -1,0 +1,112 @@
+"""Log lines: text (the default) or JSON, one object a line, and the per-query line.
+
+Every line that quotes input is bounded (`MAX_FIELD`), so no client or manifest can make
+one line large. Imports the stdlib only.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+
+MAX_FIELD = 300  # characters of a message or field kept in a line
+
+
+class JsonFormatter(logging.Formatter):
+    """`{"time": ..., "level": ..., "logger": ..., "message": ...}` plus any `fields`."""
+
+    def __init__(self, worker: int | None = None) -> None:
+        super().__init__()
+        self._worker = worker
+        self.converter = _utc  # the "Z" in the time says UTC
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, object] = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage()[:MAX_FIELD],
+        }
+        if self._worker is not None:
+            line["worker"] = self._worker
+        fields = getattr(record, "fields", None)
+        if isinstance(fields, dict):
+            line.update(fields)
+        if record.exc_info:
+            line["error"] = self.formatException(record.exc_info)[-MAX_FIELD:]
+        return json.dumps(line, separators=(",", ":"))
+
+
+def _utc(seconds: float | None) -> time.struct_time:
+    return time.gmtime(seconds)
+
+
+def configure(log_format: str, worker: int | None) -> None:
+    """Replace the root handler's formatter once the configuration is known."""
+    handlers = logging.getLogger().handlers or [logging.StreamHandler(sys.stderr)]
+    for handler in handlers:
+        if log_format == "json":
+            handler.setFormatter(JsonFormatter(worker))
+
+
+query_log = logging.getLogger("svcdns.query")
+_TYPES = {1: "A", 2: "NS", 5: "CNAME", 6: "SOA", 12: "PTR", 15: "MX", 16: "TXT", 28: "AAAA"}
+_TYPES |= {33: "SRV", 41: "OPT", 65: "HTTPS", 251: "IXFR", 252: "AXFR", 255: "ANY"}
+_RCODES = {0: "NOERROR", 1: "FORMERR", 2: "SERVFAIL", 3: "NXDOMAIN", 4: "NOTIMP", 5: "REFUSED"}
+
+
+def _question(data: bytes) -> tuple[str, str]:
+    """The question's name and type as text, bounded; ("?", "?") when unreadable."""
+    labels: list[str] = []
+    position, size = 12, 0
+    try:
+        while data[position] and size < MAX_FIELD:
+            length = data[position]
+            if length & 0xC0:
+                return "?", "?"
+            label = data[position + 1 : position + 1 + length]
+            labels.append(label.decode("ascii", "backslashreplace"))
+            size += length + 1
+            position += 1 + length
+        qtype = int.from_bytes(data[position + 1 : position + 3], "big")
+    except IndexError:
+        return "?", "?"
+    return (".".join(labels) or ".")[:MAX_FIELD], _TYPES.get(qtype, str(qtype))
+
+
+def log_query(
+    data: bytes, reply: bytes | None, client: object, seconds: float, source: str
+) -> None:
+    """One line for one query: client, name, type, rcode, duration, and where the answer
+    came from (zone, cache or upstream)."""
+    name, qtype = _question(data)
+    host = client[0] if isinstance(client, tuple) else client
+    rcode = "dropped" if reply is None else _RCODES.get(reply[3] & 0xF, str(reply[3] & 0xF))
+    fields = {
+        "client": str(host)[:64],
+        "name": name,
+        "type": qtype,
+        "rcode": rcode,
+        "duration_ms": round(seconds * 1000, 3),
+        "from": source,
+    }
+    query_log.info(
+        "query %s %s %s %s %.3f ms from %s",
+        fields["client"],
+        name,
+        qtype,
+        rcode,
+        seconds * 1000,
+        source,
+        extra={"fields": fields},
+    )
+
+
+def source_of(reply: bytes | None, *, awaited: bool) -> str:
+    if reply is None:
+        return "none"
+    if reply[2] & 0x04:
+        return "zone"  # authoritative: the cluster's own answer
+    return "upstream" if awaited else "cache"
