@@ -130,6 +130,8 @@ def _config(args: argparse.Namespace) -> Config:
     values: dict[str, Any] = read_file(Path(args.config)) if args.config else {}
     flags = {k: v for k, v in vars(args).items() if k not in ("command", "config")}
     values.update({k: v for k, v in flags.items() if v is not None})
+    if args.config:
+        values["config_file"] = args.config
     return build(values)
 
 
@@ -150,7 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _records(config)
         if config.workers > 1 and worker_number() is None:
             return supervise(config, argv if argv is not None else sys.argv[1:])
-        return serve(config)
+        return serve(config, reread=lambda: _config(args))
     except (ConfigError, ManifestError, ListenError, KubeConfigError) as error:
         print(f"svcdns: {error}", file=sys.stderr)
         return 1

@@ -57,6 +57,7 @@ class Config:
     cache_ttl: int = 30  # the longest a forwarded answer is kept, seconds
     serve_stale: float = 0.0  # seconds past expiry an answer may serve when upstreams fail
     log_format: str = "text"  # or "json"
+    config_file: Path | None = None  # --config, read again on SIGHUP
     log_queries: bool = False
     http: str = "0.0.0.0:9153"
     workers: int = 1
@@ -288,6 +289,7 @@ def build(values: Mapping[str, Any]) -> Config:
         cache_ttl=cache_ttl,
         serve_stale=serve_stale,
         log_format=_log_format(given.get("log_format", "text")),
+        config_file=Path(given["config_file"]) if "config_file" in given else None,
         log_queries=_flag(given.get("log_queries", False), "log-queries"),
         http=str(given.get("http", default.http)),
         workers=workers,

@@ -57,6 +57,20 @@ def resolv_conf_upstreams(path: Path = RESOLV_CONF) -> list[Upstream]:
 
 class Recursion:
     def __init__(self, config: Config, *, resolv_conf: Path = RESOLV_CONF) -> None:
+        self._resolv_conf = resolv_conf
+        self.forwarder = Forwarder()
+        self.cache = ForwardCache()
+        # Questions being asked upstream now: a second asker waits for the same reply.
+        self._in_flight: dict[bytes, asyncio.Future[bytes | None]] = {}
+        self._clients: dict[str, bool] = {}  # address -> allowed, bounded below
+        self._probe = ""  # the loop check's random name while it runs
+        self._looped = False
+        self.reconfigure(config)
+
+    def reconfigure(self, config: Config) -> None:
+        """Apply forwarding settings (at start, and on SIGHUP): questions in flight finish
+        with the old upstreams; the cache starts afresh only if its bounds changed."""
+        resolv_conf = self._resolv_conf
         if config.upstream is None:
             self.upstreams = resolv_conf_upstreams(resolv_conf)
         else:
@@ -69,14 +83,12 @@ class Recursion:
             key=lambda stub: -len(stub[0]),  # the longest (most specific) domain first
         )
         self.allowed: list[Network] = [ipaddress.ip_network(n) for n in config.allow_recursion]
-        self.forwarder = Forwarder(max_concurrent=config.max_concurrent, force_tcp=config.force_tcp)
-        self.cache = ForwardCache(size=config.cache_size, max_ttl=config.cache_ttl)
+        self._clients = {}
+        self.forwarder.max_concurrent = config.max_concurrent
+        self.forwarder.force_tcp = config.force_tcp
+        if (self.cache.size, self.cache.max_ttl) != (config.cache_size, config.cache_ttl):
+            self.cache = ForwardCache(size=config.cache_size, max_ttl=config.cache_ttl)
         self._serve_stale = config.serve_stale
-        # Questions being asked upstream now: a second asker waits for the same reply.
-        self._in_flight: dict[bytes, asyncio.Future[bytes | None]] = {}
-        self._clients: dict[str, bool] = {}  # address -> allowed, bounded below
-        self._probe = ""  # the loop check's random name while it runs
-        self._looped = False
 
     @property
     def enabled(self) -> bool:
@@ -107,7 +119,7 @@ class Recursion:
     def cached(self, data: bytes, client: Any) -> bytes | None:
         """A cached answer for a UDP query, from bytes alone; None for anything else (the
         full path then decides, and a name of the zones is never in this cache)."""
-        if not self.cache:
+        if not self.cache or not self.enabled:
             return None
         parsed = plain_question(data, udp=True)
         if parsed is None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import gc
 import logging
 import os
@@ -17,7 +18,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
-from svcdns.config import Config, parse_listen
+from svcdns.config import Config, ConfigError, parse_listen
 from svcdns.core.model import Event, Upsert, key_of
 from svcdns.core.state import ClusterState
 from svcdns.core.zonedata import PodMode
@@ -35,13 +36,47 @@ if TYPE_CHECKING:  # the client is imported only when the API is the source
 
 log = logging.getLogger("svcdns")
 
+# What SIGHUP applies while serving, and what only a restart changes (Config fields).
+LIVE_SETTINGS = (
+    "ttl",
+    "upstream",
+    "stub_domains",
+    "allow_recursion",
+    "cache_size",
+    "cache_ttl",
+    "serve_stale",
+    "max_concurrent",
+    "force_tcp",
+)
+RESTART_SETTINGS = (
+    "manifests",
+    "kubeconfig",
+    "context",
+    "listen",
+    "zone",
+    "pods",
+    "endpoint_pod_names",
+    "namespaces",
+    "labels",
+    "http",
+    "workers",
+    "log_format",
+    "log_queries",
+)
 LOOP_VARIABLE = "SVCDNS_EVENT_LOOP"  # "asyncio" forces the stock loop even with uvloop installed
 POLL_INTERVAL = 0.25  # seconds between checks of the manifests; a change shows within 1 s
 
 
 class Runtime:
-    def __init__(self, config: Config, *, worker: int | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        worker: int | None = None,
+        reread: Callable[[], Config] | None = None,
+    ) -> None:
         self.config = config
+        self.reread = reread  # the configuration again (file and flags), for SIGHUP
         self.worker = worker  # this process's number under `--workers`, else None
         self.state = ClusterState(config.zone_settings(), namespaces=config.namespaces)
         self.metrics = Metrics()
@@ -138,8 +173,40 @@ class Runtime:
             "svcdns_tcp_connections", "Open DNS TCP connections.", lambda: len(server.connections)
         )
 
+    def reload(self, handler: Handler, recursion: Recursion) -> None:
+        """SIGHUP: read --config again and apply what can change while serving: the TTL,
+        upstreams, stub domains, the recursion ACL and the cache. A bad file changes
+        nothing; settings that need a restart are named in the same one line."""
+        old = self.config
+        if self.reread is None or old.config_file is None:
+            log.warning("SIGHUP: no --config file to read again")
+            return
+        try:
+            new = self.reread()
+        except (ConfigError, OSError) as error:
+            log.error("SIGHUP: keeping the current settings: %s", str(error)[:300])
+            return
+        if self.worker is not None:
+            new = worker_config(new)
+        changed = [f for f in LIVE_SETTINGS if getattr(new, f) != getattr(old, f)]
+        restart = [f for f in RESTART_SETTINGS if getattr(new, f) != getattr(old, f)]
+        recursion.reconfigure(new)
+        handler.forwarding = handler.fast.chase_external = recursion.enabled
+        if new.ttl != old.ttl:
+            self.state.reconfigure(new.zone_settings(), now=time.time())
+            handler.fast.refresh()
+        self.config = dataclasses.replace(new, **{f: getattr(old, f) for f in RESTART_SETTINGS})
+        log.info(
+            "SIGHUP: read %s again: %s%s",
+            old.config_file,
+            ", ".join(_flag_name(f) for f in changed) + " applied" if changed else "no change",
+            "; needs a restart to change: " + ", ".join(map(_flag_name, restart))
+            if restart
+            else "",
+        )
+
     def _forwarding_metrics(self, recursion: Recursion) -> None:
-        metrics, forwarder, cache = self.metrics, recursion.forwarder, recursion.cache
+        metrics, forwarder = self.metrics, recursion.forwarder
         durations = DurationHistogram()
         forwarder.observe = lambda upstream, seconds: durations.observe((upstream,), seconds)
         metrics.counters(
@@ -167,21 +234,23 @@ class Runtime:
             "svcdns_cache_hits",
             "Forwarded answers served from the cache.",
             [],
-            lambda: {(): float(cache.hits)},
+            lambda: {(): float(recursion.cache.hits)},
         )
         metrics.counters(
             "svcdns_cache_misses",
             "Forwarded questions not in the cache.",
             [],
-            lambda: {(): float(cache.misses)},
+            lambda: {(): float(recursion.cache.misses)},
         )
         metrics.counters(
             "svcdns_cache_evictions",
             "Cache entries evicted to make room.",
             [],
-            lambda: {(): float(cache.evictions)},
+            lambda: {(): float(recursion.cache.evictions)},
         )
-        metrics.gauge("svcdns_cache_entries", "Forwarded answers cached.", lambda: len(cache))
+        metrics.gauge(
+            "svcdns_cache_entries", "Forwarded answers cached.", lambda: len(recursion.cache)
+        )
         metrics.gauge(
             "svcdns_forward_in_flight", "Questions upstream now.", lambda: forwarder.in_flight
         )
@@ -206,6 +275,9 @@ class Runtime:
                 "no upstream (/etc/resolv.conf has none): names outside the zones get REFUSED"
             )
         handler = Handler(self.state, forwarding=recursion.enabled)
+        asyncio.get_running_loop().add_signal_handler(
+            signal.SIGHUP, lambda: self.reload(handler, recursion)
+        )
         if recursion.enabled:
             self._forwarding_metrics(recursion)
         metrics = self.metrics
@@ -234,7 +306,7 @@ class Runtime:
         handle_udp = handler.udp_answerer(
             udp_counts,
             forward_udp,
-            recursion.cached if recursion.enabled else None,
+            recursion.cached,
             dropped=DROPPED,
             badvers=BADVERS,
         )
@@ -335,6 +407,14 @@ async def _log_later(
     return result
 
 
+def _flag_name(field: str) -> str:
+    return (
+        "--" + field.replace("_", "-").removesuffix("s")
+        if field == "stub_domains"
+        else ("--" + field.replace("_", "-"))
+    )
+
+
 def settle_after_load() -> None:
     """After the first load: the cluster's objects are long-lived, so the cyclic collector
     is kept off while they are built (it would walk all of them a dozen times, about a
@@ -353,11 +433,11 @@ def _stop_on_signals() -> asyncio.Event:
     return stop
 
 
-def serve(config: Config) -> int:
+def serve(config: Config, reread: Callable[[], Config] | None = None) -> int:
     worker = worker_number()
     if worker is not None:
         config = worker_config(config)
-    runtime = Runtime(config, worker=worker)
+    runtime = Runtime(config, worker=worker, reread=reread)
     source = None
     if config.manifests is not None:
         runtime.load_manifests()

@@ -65,6 +65,16 @@ class ClusterState:
 
     # -- writes -------------------------------------------------------------------------
 
+    def reconfigure(self, settings: ZoneSettings, *, now: float) -> None:
+        """New zone settings (a TTL, say): every Service is encoded again. The zone and the
+        namespace filter are fixed for the life of the state."""
+        self.settings = settings
+        self.index.ttl = settings.ttl
+        for key in list(self._services):
+            self._recompute(key)
+        self.serial = max(self.serial, int(now))
+        self.version += 1
+
     def mark_synced(self) -> None:
         self.synced = True
         self.version += 1

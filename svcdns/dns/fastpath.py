@@ -60,6 +60,13 @@ class FastPath:
         self._blobs = index.blobs
         self._addresses = index.addresses
         self._pointers = index.pointers
+        # With forwarding on, an ExternalName's target outside the zones is looked up too.
+        self.chase_external = False
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Bytes that depend on the settings (the TTL), made again after they change."""
+        state, index = self.state, self.state.index
         ttl = index.ttl.to_bytes(4, "big")
         # Answer section of a single-address owner, but for the address itself.
         self._address_rr = {
@@ -74,8 +81,6 @@ class FastPath:
         self._minimum = settings.ttl
         self._soa_serial = -1
         self._soa_by_offset: dict[int, bytes] = {}
-        # With forwarding on, an ExternalName's target outside the zones is looked up too.
-        self.chase_external = False
 
     def answer(self, data: bytes, *, udp: bool) -> bytes | None:
         """The reply to `data`, or None when the full path must decide."""

@@ -9,9 +9,12 @@ outside --allow-recursion get REFUSED.
 
 from __future__ import annotations
 
+import signal
 import socket
+import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import dns.flags
 import dns.message
@@ -387,3 +390,47 @@ def test_log_queries_says_where_each_answer_came_from_in_json(
     assert all(isinstance(q["duration_ms"], float) for q in queries())
     every = [json.loads(line) for line in server.lines if line.startswith("{")]
     assert all({"time", "level", "logger", "message"} <= set(line) for line in every)
+
+
+# -- SIGHUP ----------------------------------------------------------------------------------
+
+
+def test_sighup_applies_new_upstreams_and_ttl_without_losing_a_query(
+    start_server: ServerFactory, upstream: UpstreamServer, tmp_path: Path
+) -> None:
+    other = UpstreamServer(records={NAME: "203.0.113.77"}).start()
+    config = tmp_path / "svcdns.yaml"
+    config.write_text(f"ttl: 5\nupstream: [{upstream.address}]\ncache-size: 0\n")
+    try:
+        server = start_server(CLUSTER_YAML, "--config", str(config), upstream=None)
+        assert answer_data(ask(server, NAME), "A") == ["192.0.2.10"]
+        lost: list[str] = []
+        stop = threading.Event()
+
+        def keep_asking() -> None:
+            while not stop.is_set():
+                try:
+                    ask(server, "web.shop.svc.cluster.local", timeout=2)
+                except Exception as error:
+                    lost.append(repr(error))
+
+        asker = threading.Thread(target=keep_asking)
+        asker.start()
+        config.write_text(f"ttl: 30\nupstream: [{other.address}]\nnamespaces: [shop]\n")
+        server.proc.send_signal(signal.SIGHUP)
+        line = server.wait_for_line(lambda text: "SIGHUP: read" in text, 5)
+        time.sleep(0.3)
+        stop.set()
+        asker.join()
+        assert lost == []
+        assert line is not None and "--ttl, --upstream" in line
+        assert "needs a restart to change: --namespaces" in line
+        assert ask(server, "web.shop.svc.cluster.local").answer[0].ttl == 30
+        assert answer_data(ask(server, NAME), "A") == ["203.0.113.77"]
+        # A broken file changes nothing, in one line.
+        config.write_text("ttl: [\n")
+        server.proc.send_signal(signal.SIGHUP)
+        assert server.wait_for_line(lambda text: "keeping the current settings" in text, 5)
+        assert ask(server, "web.shop.svc.cluster.local").answer[0].ttl == 30
+    finally:
+        other.stop()
