@@ -6,7 +6,7 @@ every worker binds), starts the workers as `svcdns serve` again with SVCDNS_WORK
 restarts one that dies (a worker that dies before it was ever ready ends the whole server:
 the error is in its one line), and on SIGTERM or SIGINT turns `/ready` 503 and passes the
 signal on, so each worker drains with its own lame duck. `/ready` is 200 only when every
-worker is ready; `/metrics` adds the workers' counters up.
+worker is ready; `/metrics` adds the workers' counters up; SIGHUP is passed on to each.
 """
 
 from __future__ import annotations
@@ -86,6 +86,7 @@ class Supervisor:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, self.stop)
+        loop.add_signal_handler(signal.SIGHUP, self.reload)  # each worker reads --config again
         ops = OpsServer(pending=self.pending, metrics=self)
         if self.config.http and self.config.http.lower() != "none":
             address = await ops.start(parse_listen(self.config.http))
@@ -106,6 +107,10 @@ class Supervisor:
         await self._stop_all()
         await ops.close()
         return 1 if self.failed else 0
+
+    def reload(self) -> None:
+        for worker in self.workers:
+            _signal(worker, signal.SIGHUP)
 
     def stop(self) -> None:
         if not self.stopping:

@@ -134,3 +134,16 @@ def test_a_worker_that_cannot_start_ends_the_server(tmp_path: Path) -> None:
     assert result.returncode != 0
     assert "invalid YAML" in result.stderr
     assert "before it was ready" in result.stderr
+
+
+def test_sighup_reaches_every_worker(start_server: ServerFactory, tmp_path: Path) -> None:
+    config = tmp_path / "svcdns.yaml"
+    config.write_text("ttl: 5\n")
+    server = workers_server(start_server, "--config", str(config))
+    config.write_text("ttl: 20\n")
+    server.proc.send_signal(signal.SIGHUP)
+    for number in (0, 1):
+        line = server.wait_for_line(lambda text, n=number: f"[worker {n}]: SIGHUP: read" in text, 5)
+        assert line is not None and "--ttl applied" in line, server.stderr_text()
+    assert server.proc.poll() is None
+    assert {r.answer[0].ttl for r in ask_from_new_sockets(server, 20)} == {20}
