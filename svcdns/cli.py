@@ -111,6 +111,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     serving.add_argument("--workers", help="processes sharing the DNS port")
     serving.add_argument("--log-format", metavar="text|json", help="log lines (default text)")
+    serving.add_argument("--transfer-to", metavar="CIDR,...", help="who may AXFR (default none)")
     serving.add_argument(
         "--log-queries", action="store_true", default=None, help="one log line per query"
     )

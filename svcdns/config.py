@@ -58,6 +58,7 @@ class Config:
     serve_stale: float = 0.0  # seconds past expiry an answer may serve when upstreams fail
     log_format: str = "text"  # or "json"
     config_file: Path | None = None  # --config, read again on SIGHUP
+    transfer_to: tuple[str, ...] = ()  # who may have AXFR (CIDRs); none by default
     log_queries: bool = False
     http: str = "0.0.0.0:9153"
     workers: int = 1
@@ -198,14 +199,14 @@ def _check_upstream(text: str, flag: str) -> None:
         raise ConfigError(f"{flag} {text!r}: expected ADDR, ADDR:PORT or [ADDR]:PORT") from None
 
 
-def _networks(value: Any) -> tuple[str, ...]:
+def _networks(value: Any, flag: str = "--allow-recursion") -> tuple[str, ...]:
     items = value.split(",") if isinstance(value, str) else _as_list(value)
     networks = []
     for item in (i.strip() for i in items):
         try:
             networks.append(str(ipaddress.ip_network(item, strict=False)))
         except ValueError:
-            raise ConfigError(f"--allow-recursion {item!r}: not a CIDR") from None
+            raise ConfigError(f"{flag} {item!r}: not a CIDR") from None
     return tuple(networks)
 
 
@@ -290,6 +291,9 @@ def build(values: Mapping[str, Any]) -> Config:
         serve_stale=serve_stale,
         log_format=_log_format(given.get("log_format", "text")),
         config_file=Path(given["config_file"]) if "config_file" in given else None,
+        transfer_to=_networks(given["transfer_to"], "--transfer-to")
+        if given.get("transfer_to")
+        else (),
         log_queries=_flag(given.get("log_queries", False), "log-queries"),
         http=str(given.get("http", default.http)),
         workers=workers,

@@ -77,10 +77,12 @@ def _question(data: bytes) -> tuple[str, str]:
 
 
 def log_query(
-    data: bytes, reply: bytes | None, client: object, seconds: float, source: str
+    data: bytes, reply: bytes | list[bytes] | None, client: object, seconds: float, source: str
 ) -> None:
     """One line for one query: client, name, type, rcode, duration, and where the answer
     came from (zone, cache or upstream)."""
+    if isinstance(reply, list):  # a zone transfer: several messages
+        reply = reply[0] if reply else None
     name, qtype = _question(data)
     host = client[0] if isinstance(client, tuple) else client
     rcode = "dropped" if reply is None else _RCODES.get(reply[3] & 0xF, str(reply[3] & 0xF))
@@ -104,7 +106,9 @@ def log_query(
     )
 
 
-def source_of(reply: bytes | None, *, awaited: bool) -> str:
+def source_of(reply: bytes | list[bytes] | None, *, awaited: bool) -> str:
+    if isinstance(reply, list):
+        return "zone"
     if reply is None:
         return "none"
     if reply[2] & 0x04:

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import dataclasses
 import gc
+import ipaddress
 import logging
 import os
 import signal
@@ -19,10 +20,15 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from svcdns.config import Config, ConfigError, parse_listen
+from svcdns.core.answer import Answer
 from svcdns.core.model import Event, Upsert, key_of
+from svcdns.core.rr import Rcode
 from svcdns.core.state import ClusterState
 from svcdns.core.zonedata import PodMode
-from svcdns.dns.handler import Handler, Outside, is_badvers
+from svcdns.core.zonefile import transfer_records
+from svcdns.dns.axfr import transfer_messages
+from svcdns.dns.codec import encode_reply
+from svcdns.dns.handler import Handler, Outside, Transfer, is_badvers
 from svcdns.logs import log_query, source_of
 from svcdns.net.transport import DnsServer
 from svcdns.ops.http import OpsServer
@@ -173,6 +179,22 @@ class Runtime:
             "svcdns_tcp_connections", "Open DNS TCP connections.", lambda: len(server.connections)
         )
 
+    async def _transfer(self, transfer: Transfer, client: Any, counts: list[int]) -> Any:
+        """AXFR/IXFR over TCP: REFUSED unless the client is in --transfer-to; else a
+        snapshot taken now, decoded off the event loop, sent as a stream of messages."""
+        query = transfer.query
+        host = str(client[0]) if isinstance(client, tuple) else ""
+        if not _in_networks(host, self.config.transfer_to):
+            counts[Rcode.REFUSED] += 1
+            return encode_reply(query, Answer(Rcode.REFUSED, authoritative=False), udp=False)
+        snapshot = self.state.index.snapshot()  # consistent: taken between two events
+        stored = await asyncio.to_thread(snapshot.records)
+        records = transfer_records(self.state, transfer.zone, stored)
+        messages = await asyncio.to_thread(transfer_messages, query, records)
+        counts[Rcode.NOERROR] += 1
+        log.info("zone transfer of %s to %s: %d records", transfer.zone, host, len(records))
+        return messages
+
     def reload(self, handler: Handler, recursion: Recursion) -> None:
         """SIGHUP: read --config again and apply what can change while serving: the TTL,
         upstreams, stub domains, the recursion ACL and the cache. A bad file changes
@@ -297,6 +319,8 @@ class Runtime:
             reply = answer(data, udp=udp)
             if isinstance(reply, Outside):
                 return forward(data, reply, client, counts)
+            if isinstance(reply, Transfer):
+                return self._transfer(reply, client, counts)
             if reply is not None and is_badvers(reply):
                 counts[BADVERS] += 1
             else:
@@ -405,6 +429,14 @@ async def _log_later(
         data, result, client, elapsed, answered_from.get() if source == "upstream" else source
     )
     return result
+
+
+def _in_networks(host: str, networks: tuple[str, ...]) -> bool:
+    try:
+        address = ipaddress.ip_address(host.partition("%")[0])
+    except ValueError:
+        return False
+    return any(address in ipaddress.ip_network(network) for network in networks)
 
 
 def _flag_name(field: str) -> str:

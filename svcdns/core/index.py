@@ -172,6 +172,15 @@ class RecordIndex:
             self._owners_of.pop(key, None)
         return changed
 
+    def snapshot(self) -> RecordIndex:
+        """A copy of the tables as they are now (shallow: the bytes are shared), to decode
+        elsewhere while this index keeps changing."""
+        copy = RecordIndex(self.zone, ttl=self.ttl)
+        copy.blobs.update(self.blobs)
+        copy.addresses.update(self.addresses)
+        copy.pointers.update(self.pointers)
+        return copy
+
     def records(self) -> list[Record]:
         """Every stored record, sorted by name then type (for `svcdns records`)."""
         owners = sorted(((name_text(w), w) for table in self._tables for w in table), key=_sort_key)

@@ -14,7 +14,9 @@ from svcdns.core.state import ClusterState
 from svcdns.core.zonedata import address_type
 
 
-def zone_records(state: ClusterState) -> list[Record]:
+def zone_records(state: ClusterState, stored: list[Record] | None = None) -> list[Record]:
+    """Every record, zone-file order; `stored` the index's records when already decoded
+    (a transfer decodes a snapshot off the event loop)."""
     settings = state.settings
     zone = settings.zone
     nameserver = f"ns.dns.{zone}"
@@ -27,7 +29,7 @@ def zone_records(state: ClusterState) -> list[Record]:
             for a in nameserver_addresses(state)
         ),
     ]
-    stored = state.index.records()
+    stored = state.index.records() if stored is None else stored
     inside = [r for r in stored if under(r.name, zone)]
     reverse = [r for r in stored if not under(r.name, zone)]
     return sorted(fixed + inside, key=_order) + reverse
@@ -40,3 +42,12 @@ def _order(record: Record) -> tuple[tuple[str, ...], bool, int]:
 
 def to_text(records: list[Record]) -> str:
     return "\n".join(record.to_text() for record in records)
+
+
+def transfer_records(state: ClusterState, zone: str, stored: list[Record]) -> list[Record]:
+    """A zone transfer's records (RFC 5936): the SOA, every record of `zone`, the SOA."""
+    if zone == state.settings.zone:
+        records = [r for r in zone_records(state, stored) if under(r.name, zone)]
+        return [*records, records[0]]  # zone_records puts the apex SOA first
+    start = soa(state, zone)
+    return [start, *(r for r in stored if under(r.name, zone)), start]

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from svcdns.core.answer import Answer, answer
+from svcdns.core.answer import REVERSE_ZONES, Answer, answer
 from svcdns.core.rr import Rcode, Record, RRType
 from svcdns.core.state import ClusterState
 from svcdns.core.wire import name_wire
@@ -64,6 +64,15 @@ class Outside:
     query: Query | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Transfer:
+    """An AXFR or IXFR over TCP for a zone we serve (`zone`): who may have it, the face
+    decides (`--transfer-to`)."""
+
+    query: Query
+    zone: str
+
+
 OutsideFn = Callable[[bytes, Outside, Any], Awaitable[bytes | None]]
 
 
@@ -76,7 +85,7 @@ class Handler:
         self._fast_failures = 0
         self._last_failure_report = -float(FAILURE_REPORT_INTERVAL)
 
-    def handle(self, data: bytes, *, udp: bool) -> bytes | Outside | None:
+    def handle(self, data: bytes, *, udp: bool) -> bytes | Outside | Transfer | None:
         try:
             reply = self.fast.answer(data, udp=udp)
         except Exception as error:  # a fast-path bug must cost speed, never an answer
@@ -111,6 +120,8 @@ class Handler:
                 found = full(data, udp=True)
                 if isinstance(found, Outside):
                     return outside(data, found, client)
+                if isinstance(found, Transfer):  # only over TCP: cannot happen here
+                    found = None
                 if found is not None and is_badvers(found):
                     counts[badvers] += 1
                     return found
@@ -120,7 +131,7 @@ class Handler:
 
         return answer_udp
 
-    def full(self, data: bytes, *, udp: bool) -> bytes | Outside | None:
+    def full(self, data: bytes, *, udp: bool) -> bytes | Outside | Transfer | None:
         try:
             header = read_header(data)
         except WireError:
@@ -129,6 +140,10 @@ class Handler:
             query = parse_query(data)
         except WireError as error:
             return None if error.rcode is None else error_reply(header, error.rcode)
+        if not udp and query.qtype in _ZONE_TRANSFERS and query.qclass == CLASS_IN:
+            zone = query.name
+            if zone == self.state.settings.zone or zone in REVERSE_ZONES:
+                return Transfer(query, zone)
         try:
             result = self.resolve(query)
             if result is None:

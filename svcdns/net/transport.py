@@ -134,9 +134,12 @@ class TcpConnection(asyncio.Protocol):
             elif reply is not None:  # forwarded: written when it comes (RFC 7766 6.2.1.1)
                 _later(reply, self._pending, self._write)
 
-    def _write(self, reply: bytes) -> None:
-        if self._transport is not None and not self._transport.is_closing():
-            self._transport.write(len(reply).to_bytes(2, "big") + reply)
+    def _write(self, reply: bytes | list[bytes]) -> None:
+        """One message, or several in order (a zone transfer)."""
+        if self._transport is None or self._transport.is_closing():
+            return
+        for message in [reply] if isinstance(reply, bytes) else reply:
+            self._transport.write(len(message).to_bytes(2, "big") + message)
 
     # A client that sends queries but does not read the replies: stop reading from it
     # until its replies drain, so its buffer cannot grow without bound.

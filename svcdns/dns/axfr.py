@@ -1,0 +1,29 @@
+"""Zone transfers (RFC 5936): a snapshot's records as a stream of DNS messages. Bytes out,
+no sockets. IXFR is answered with a full AXFR, as RFC 1995 4 allows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from svcdns.core.answer import Answer
+from svcdns.core.rr import Rcode, Record
+from svcdns.dns.codec import TC, Query, encode_reply
+
+RECORDS_PER_MESSAGE = 100  # well under 64 KiB even for long names
+
+
+def transfer_messages(query: Query, records: Sequence[Record]) -> list[bytes]:
+    """`records` (the SOA first and last) over as many messages as they need; each keeps
+    the question (RFC 5936 2.2.1 allows it) and is authoritative. The closing SOA goes in
+    a message of its own: in one with the opening SOA, the encoder would fold both into
+    one RRset and the stream would seem to end at its start."""
+    messages = []
+    body, closing = records[:-1], records[-1:]
+    chunks = [body[i : i + RECORDS_PER_MESSAGE] for i in range(0, len(body), RECORDS_PER_MESSAGE)]
+    for chunk in (*chunks, closing):
+        message = encode_reply(query, Answer(Rcode.NOERROR, answer=tuple(chunk)), udp=False)
+        if int.from_bytes(message[2:4], "big") & TC:
+            raise ValueError("a transfer message did not fit in 64 KiB")
+        messages.append(message)
+    return messages
