@@ -30,7 +30,7 @@ from svcdns.dns.axfr import transfer_messages
 from svcdns.dns.codec import encode_reply
 from svcdns.dns.handler import Handler, Outside, Transfer, is_badvers
 from svcdns.logs import log_query, source_of
-from svcdns.net.transport import DnsServer
+from svcdns.net.transport import SAMPLE_EVERY, DnsServer
 from svcdns.ops.http import OpsServer
 from svcdns.ops.metrics import BADVERS, DROPPED, DurationHistogram, Metrics
 from svcdns.recursion import Recursion, answered_from
@@ -86,13 +86,24 @@ class Runtime:
         self.worker = worker  # this process's number under `--workers`, else None
         self.state = ClusterState(config.zone_settings(), namespaces=config.namespaces)
         self.metrics = Metrics()
+        self.programming = DurationHistogram()
+        self.metrics.histogram(
+            "svcdns_programming_duration_seconds",
+            "From an object change reaching svcdns to the answers that show it being served.",
+            ["source"],
+            self.programming,
+        )
         self.pending: Callable[[], list[str]] = list
         self._tasks: list[asyncio.Task[None]] = []
         self._manifests: ManifestSource | None = None
         self._closers: list[Callable[[], object]] = []
 
-    def apply(self, events: list[Event]) -> None:
+    def apply(self, events: list[Event], received: float | None = None) -> None:
+        """Apply a batch; `received` (monotonic) is when its events arrived, so the delay to
+        the answers serving them is measured (CoreDNS's dns_programming_duration)."""
         self.state.apply_all(events, now=time.time())
+        if received is not None:
+            self.programming.observe(("api",), time.monotonic() - received)
         kinds = Counter(
             key_of(event.obj).kind if isinstance(event, Upsert) else event.key.kind
             for event in events
@@ -117,7 +128,11 @@ class Runtime:
         while True:
             await asyncio.sleep(POLL_INTERVAL)
             try:
-                self.apply(await asyncio.to_thread(source.poll))
+                noticed = time.monotonic()
+                events = await asyncio.to_thread(source.poll)
+                if events:
+                    self.apply(events)
+                    self.programming.observe(("manifests",), time.monotonic() - noticed)
             except Exception as error:  # the poller must outlive any one bad reload
                 log.error("manifests reload failed, keeping the last good state: %r", error)
 
@@ -155,13 +170,25 @@ class Runtime:
                 self.state.mark_synced()
 
         def sink(events: list[Event]) -> None:  # called from the watch threads
-            loop.call_soon_threadsafe(self.apply, events)
+            loop.call_soon_threadsafe(self.apply, events, time.monotonic())
 
         def on_synced() -> None:  # called from the watch thread that listed last
             loop.call_soon_threadsafe(synced)
 
         gc.disable()  # until the first sync: see settle_after_load
         source.start(sink=sink, on_synced=on_synced)
+        self.metrics.counters(
+            "svcdns_watch_relists",
+            "Full LISTs of a watched resource (the first included).",
+            ["resource"],
+            lambda: {(w.resource.name,): float(w.relists) for w in source.watches},
+        )
+        self.metrics.counters(
+            "svcdns_watch_restarts",
+            "Watches started again after a failure or a 410 Gone.",
+            ["resource"],
+            lambda: {(w.resource.name,): float(w.restarts) for w in source.watches},
+        )
         loop.call_later(self.config.startup_timeout, give_up_waiting)
         self.pending = source.pending
         self._closers.append(source.close)
@@ -336,6 +363,13 @@ class Runtime:
         )
         if config.log_queries:
             handle_udp, handle = _logged_udp(handle_udp), _logged_tcp(handle)
+        requests = DurationHistogram()
+        metrics.histogram(
+            "svcdns_dns_request_duration_seconds",
+            f"Query to reply, by transport (UDP: one query in {SAMPLE_EVERY} timed).",
+            ["transport"],
+            requests,
+        )
         server = DnsServer(
             handle,
             list(config.listen),
@@ -343,6 +377,7 @@ class Runtime:
             max_tcp_connections=config.tcp_max_connections,
             reuse_port=self.worker is not None,
             handle_udp=handle_udp,
+            observe=lambda transport, seconds: requests.observe((transport,), seconds),
         )
         stopping: list[str] = []  # "shutting down" once signalled: /ready turns 503 at once
 

@@ -153,7 +153,8 @@ class ResourceWatch:
         self.backoff = backoff or Backoff()
         self.known: dict[ObjectKey, KubeObject] = {}
         self.resource_version = ""
-        self.relists = 0
+        self.relists = 0  # full LISTs done (the first included)
+        self.restarts = 0  # watch requests started again after a failure or a 410
 
     def run(self) -> None:
         while not self.stop.is_set():
@@ -172,6 +173,7 @@ class ResourceWatch:
             try:
                 self._watch_once()
             except Gone:
+                self.restarts += 1
                 log.info(
                     "%s: resourceVersion %s expired; relisting",
                     self.resource.name,
@@ -180,6 +182,7 @@ class ResourceWatch:
                 return
             except (ApiError, urllib3.exceptions.HTTPError, OSError, ValueError) as error:
                 # Resume from the last resourceVersion seen: no relist for a dropped stream.
+                self.restarts += 1
                 delay = self.backoff.next()
                 log.warning(
                     "%s: watch failed: %s; resuming from %s in %.1f s",

@@ -181,6 +181,13 @@ def test_initial_sync_then_create_modify_delete_services(fake: FakeApiServer, st
     eventually(lambda: server.a_records(f"api.shop.svc.{ZONE}") == ["10.96.100.12"], server, "mod")
     fake.delete("Service", "shop", "api")
     eventually(lambda: server.rcode(f"api.shop.svc.{ZONE}") == dns.rcode.NXDOMAIN, server, "delete")
+    with urllib.request.urlopen(f"{server.ops}/metrics", timeout=2) as response:
+        text = response.read().decode()
+    assert 'svcdns_watch_relists_total{resource="services"} 1.0' in text
+    assert 'svcdns_watch_restarts_total{resource="services"} 0.0' in text
+    # Each watched change was timed from its arrival to being served.
+    count = re.search(r'svcdns_programming_duration_seconds_count\{source="api"\} (\S+)', text)
+    assert count is not None and float(count.group(1)) >= 3
 
 
 def test_endpoint_turning_ready_and_back(fake: FakeApiServer, start: Any) -> None:

@@ -7,9 +7,17 @@ import signal
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import dns.rcode
-from conftest import ServerFactory, ServerProcess, answer_data, poll
+from conftest import (
+    CLUSTER_YAML,
+    ServerFactory,
+    ServerProcess,
+    answer_data,
+    poll,
+    write_atomically,
+)
 
 WEB = "web.shop.svc.cluster.local"
 
@@ -58,6 +66,29 @@ def test_metrics_count_queries_by_transport_and_rcode(start_server: ServerFactor
     assert float(samples["svcdns_soa_serial"]) > 1_700_000_000
     assert float(samples["svcdns_names"]) > 20
     assert float(samples['svcdns_source_events_total{kind="Service"}']) >= 10
+    # Request durations: every TCP query, and one UDP query in 64 (none of the 4 yet).
+    assert float(samples['svcdns_dns_request_duration_seconds_count{transport="tcp"}']) == 1
+    assert 'svcdns_dns_request_duration_seconds_count{transport="udp"}' not in samples
+    for _ in range(64):
+        server.udp(WEB)
+    text = get(f"{base}/metrics")[2]
+    assert 'svcdns_dns_request_duration_seconds_count{transport="udp"} 1.0' in text
+
+
+def test_programming_duration_is_measured_for_a_manifests_change(
+    start_server: ServerFactory, tmp_path: Path
+) -> None:
+    manifests = tmp_path / "cluster.yaml"
+    manifests.write_text(CLUSTER_YAML.read_text(encoding="utf-8"), encoding="utf-8")
+    server = start_server(manifests)
+    base = ops_url(server)
+    write_atomically(
+        manifests,
+        manifests.read_text(encoding="utf-8").replace("10.96.100.10", "10.96.100.99"),
+    )
+    assert poll(lambda: answer_data(server.udp(WEB), "A") == ["10.96.100.99"], timeout=5)
+    text = get(f"{base}/metrics")[2]
+    assert 'svcdns_programming_duration_seconds_count{source="manifests"} 1.0' in text
 
 
 def test_sigterm_lame_duck_keeps_answering_with_ready_503(start_server: ServerFactory) -> None:
