@@ -17,12 +17,17 @@ from typing import Any, NoReturn
 
 from svcdns import SPEC_VERSION, __version__
 from svcdns.config import Config, ConfigError, build, read_file
+from svcdns.core.explain import explain
 from svcdns.core.model import Event
+from svcdns.core.names import under
 from svcdns.core.state import ClusterState
 from svcdns.core.zonedata import PodMode
 from svcdns.core.zonefile import to_text, zone_records
+from svcdns.dns.codec import dig_text, question_message
+from svcdns.dns.handler import Handler
 from svcdns.logs import configure
 from svcdns.net.transport import ListenError
+from svcdns.recursion import Recursion
 from svcdns.serve import serve
 from svcdns.sources import KubeConfigError
 from svcdns.sources.manifests import ManifestError, ManifestSource, files
@@ -123,13 +128,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     records = commands.add_parser("records", help="print every record as zone-file text")
     _add_source_options(records)
+    explaining = commands.add_parser("explain", help="the answer to a name, and why")
+    explaining.add_argument("name", help="the name to explain")
+    explaining.add_argument("type", nargs="?", default="A", help="record type (default A)")
+    _add_source_options(explaining)
+    explaining.add_argument("--upstream", action="append", metavar="ADDR[:PORT]|none")
+    explaining.add_argument("--stub-domain", action="append", metavar="DOMAIN=ADDR,...")
     commands.add_parser("version", help="print the version")
     return parser
 
 
 def _config(args: argparse.Namespace) -> Config:
     values: dict[str, Any] = read_file(Path(args.config)) if args.config else {}
-    flags = {k: v for k, v in vars(args).items() if k not in ("command", "config")}
+    flags = {k: v for k, v in vars(args).items() if k not in ("command", "config", "name", "type")}
     values.update({k: v for k, v in flags.items() if v is not None})
     if args.config:
         values["config_file"] = args.config
@@ -151,6 +162,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         configure(config.log_format, worker_number())
         if args.command == "records":
             return _records(config)
+        if args.command == "explain":
+            return _explain(config, args.name, args.type)
         if config.workers > 1 and worker_number() is None:
             return supervise(config, argv if argv is not None else sys.argv[1:])
         return serve(config, reread=lambda: _config(args))
@@ -165,7 +178,8 @@ def _log_format() -> str:
     return f"%(asctime)s %(levelname)s {where}: %(message)s"
 
 
-def _records(config: Config) -> int:
+def _loaded(config: Config) -> ClusterState:
+    """The state `serve` would start from, read once from the source."""
     state = ClusterState(config.zone_settings(), namespaces=config.namespaces)
     if config.manifests is not None:
         events = ManifestSource(config.manifests, pods=config.pods is PodMode.VERIFIED).initial()
@@ -174,7 +188,38 @@ def _records(config: Config) -> int:
     else:
         events, now = _list_api(config), time.time()
     state.apply_all(events, now=now)
-    print(to_text(zone_records(state)))
+    state.mark_synced()
+    return state
+
+
+def _records(config: Config) -> int:
+    print(to_text(zone_records(_loaded(config))))
+    return 0
+
+
+def _explain(config: Config, name: str, qtype: str) -> int:
+    """`svcdns explain`: the answer as dig shows it, then why. Exit 0 whatever the rcode."""
+    try:
+        query = question_message(name, qtype.upper())
+    except ValueError as error:
+        raise ConfigError(f"explain: {error}") from None
+    state = _loaded(config)
+    recursion = Recursion(config)
+    handler = Handler(state)  # forwarding off: a name outside the zones is explained
+    reply = handler.full(query, udp=False)
+    if isinstance(reply, bytes):
+        print(dig_text(reply))
+    lowered = name.rstrip(".").lower()
+    if not recursion.enabled:
+        forwarding = "forwarding is off (--upstream none): REFUSED."
+    else:
+        servers = ", ".join(map(str, recursion.servers_for(lowered)))
+        stub = next((d for d, _ in recursion.stubs if under(lowered, d)), None)
+        via = f" (stub domain {stub})" if stub else ""
+        forwarding = f"it is forwarded to {servers}{via}."
+    print()
+    for line in explain(state, lowered, forwarding=forwarding):
+        print(f";; {line}")
     return 0
 
 

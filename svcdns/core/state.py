@@ -63,6 +63,19 @@ class ClusterState:
     def service(self, namespace: str, name: str) -> Service | None:
         return self._services.get((namespace, name))
 
+    def namespace_allowed(self, namespace: str) -> bool:
+        """Not filtered out by --namespaces."""
+        return self._only_namespaces is None or namespace in self._only_namespaces
+
+    def service_names(self, namespace: str) -> list[str]:
+        return [name for ns, name in self._services if ns == namespace]
+
+    def slices_of(self, namespace: str, service: str) -> list[EndpointSlice]:
+        """The endpoints DNS uses for a Service: its EndpointSlices, else legacy Endpoints."""
+        slices = list(self._slices.get((namespace, service), {}).values())
+        legacy = self._legacy.get((namespace, service))
+        return slices or ([legacy] if legacy is not None else [])
+
     # -- writes -------------------------------------------------------------------------
 
     def reconfigure(self, settings: ZoneSettings, *, now: float) -> None:

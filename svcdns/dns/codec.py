@@ -236,3 +236,16 @@ def chased_reply(query: Query, cnames: Sequence[Record], upstream: bytes, *, udp
     rcode = Rcode(reply.header.rcode) if reply.header.rcode in (0, 2, 3, 5) else Rcode.SERVFAIL
     answer = Answer(rcode, answer=(*cnames, *found), authoritative=False)
     return encode_reply(query, answer, udp=udp, recursion=True)
+
+
+def question_message(name: str, qtype: str) -> bytes:
+    """A query for `name` and `qtype` (a type name such as A or SRV); raises ValueError."""
+    try:
+        return bytes(dnslib.DNSRecord.question(name, qtype).pack())
+    except (dnslib.DNSError, ValueError, KeyError, AttributeError) as error:
+        raise ValueError(f"{name[:100]!r} {qtype[:20]!r}: {error}") from None
+
+
+def dig_text(reply: bytes) -> str:
+    """A reply shown as `dig` shows one."""
+    return str(dnslib.DNSRecord.parse(reply))
