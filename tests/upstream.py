@@ -40,7 +40,7 @@ class UpstreamServer:
 
     def start(self) -> UpstreamServer:
         self._udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self._udp.bind((self.host, 0))
+        self._udp.bind((self.host, self.port))
         self.port = self._udp.getsockname()[1]
         self._tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -141,3 +141,13 @@ class UpstreamServer:
             time.sleep(self.behaviour.delay)
             wire = self._reply(query).to_wire()
             connection.sendall(len(wire).to_bytes(2, "big") + wire)
+
+
+if __name__ == "__main__":  # a standalone upstream: HOST PORT NAME=ADDRESS...
+    import sys
+
+    host, port, *pairs = sys.argv[1:]
+    records = dict(pair.split("=", 1) for pair in pairs)
+    UpstreamServer(host=host, port=int(port), records=records).start()
+    print("upstream ready", flush=True)
+    threading.Event().wait()

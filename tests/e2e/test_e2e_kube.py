@@ -419,6 +419,17 @@ def test_api_and_manifests_sources_serve_identical_records(
     assert len(from_api) > 50
     assert from_api == records("--manifests", str(example))
 
+    # `svcdns explain` reads the live cluster the same way.
+    explained = subprocess.run(
+        [*SVCDNS, "explain", f"db.shop.svc.{ZONE}", "--kubeconfig", str(kubeconfig)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert explained.returncode == 0, explained.stderr
+    assert ";; Service shop/db is headless (clusterIP: None)." in explained.stdout
+    assert "10.244.2.10 (pod db-0)" in explained.stdout
+
 
 def test_api_connections_use_tcp_keepalive(fake: FakeApiServer, tmp_path: Path) -> None:
     import socket

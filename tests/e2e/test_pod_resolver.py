@@ -3,7 +3,8 @@
 Runs in a private network and mount namespace (`unshare -mn`): svcdns listens on
 127.0.0.1:53 there, and /etc/resolv.conf and /etc/nsswitch.conf are bind-mounted over with
 what kubelet writes for a pod in namespace `shop`, so `getent` resolves short names through
-the search path exactly as a pod would. Nothing leaves the namespace.
+the search path exactly as a pod would. A second DNS server on 127.0.0.2 is svcdns's
+upstream for names outside the cluster. Nothing leaves the namespace.
 """
 
 from __future__ import annotations
@@ -28,8 +29,10 @@ set -u
 ip link set lo up
 mount --bind {resolv} /etc/resolv.conf
 mount --bind {nsswitch} /etc/nsswitch.conf
+{python} {upstream} 127.0.0.2 5300 api.example.com=192.0.2.10 >/dev/null 2>&1 &
+upstream=$!
 {python} -m svcdns serve --manifests {manifests} --listen 127.0.0.1:53 --http none \
-    --upstream none 2>{log} &
+    --upstream 127.0.0.2:5300 2>{log} &
 server=$!
 ready=no
 for _ in $(seq 200); do
@@ -37,14 +40,14 @@ for _ in $(seq 200); do
   sleep 0.05
 done
 echo "ready=$ready"
-for name in web api.tools db-0.db web.shop.svc.cluster.local; do
+for name in web api.tools db-0.db web.shop.svc.cluster.local api.example.com; do
   echo "hosts $name=$(getent hosts "$name" | tr -s ' ' | tr '\\n' ';')"
 done
 echo "ahosts dual=$(getent ahosts dual | awk '{{print $1}}' | sort -u | tr '\\n' ' ')"
 start=$(date +%s%N)
 getent hosts no-such-service; echo "missing rc=$?"
 echo "missing ms=$(( ($(date +%s%N) - start) / 1000000 ))"
-kill $server; wait $server
+kill $server $upstream; wait $server
 """
 
 
@@ -74,6 +77,7 @@ def pod_view(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         python=sys.executable,
         log=log,
         manifests=REPO / "examples" / "cluster.yaml",
+        upstream=REPO / "tests" / "upstream.py",
     )
     result = subprocess.run(
         ["unshare", "-mn", "bash", "-c", script],
@@ -108,6 +112,12 @@ def test_fully_qualified_name(pod_view: dict[str, str]) -> None:
 
 def test_dual_stack_ahosts_gives_both_families(pod_view: dict[str, str]) -> None:
     assert pod_view["ahosts dual"].split() == ["10.96.100.30", "fd00:10:96::1e"]
+
+
+def test_an_external_name_is_forwarded_after_the_search_path(pod_view: dict[str, str]) -> None:
+    # ndots:5: the three search-path guesses are NXDOMAIN from the zone, then the name
+    # itself goes to the upstream on 127.0.0.2.
+    assert pod_view["hosts api.example.com"] == "192.0.2.10 api.example.com;"
 
 
 def test_missing_name_fails_fast(pod_view: dict[str, str]) -> None:
