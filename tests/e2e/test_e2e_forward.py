@@ -434,3 +434,28 @@ def test_sighup_applies_new_upstreams_and_ttl_without_losing_a_query(
         assert ask(server, "web.shop.svc.cluster.local").answer[0].ttl == 30
     finally:
         other.stop()
+
+
+def test_above_max_concurrent_a_question_gets_servfail_at_once(
+    start_server: ServerFactory, upstream: UpstreamServer
+) -> None:
+    upstream.records["other.example"] = "192.0.2.40"
+    server = forwarding(start_server, upstream, extra=("--max-concurrent", "1"))
+    deadline = time.monotonic() + 5  # let the loop check's question finish first
+    while time.monotonic() < deadline and not upstream.questions:
+        time.sleep(0.05)
+    time.sleep(0.2)
+    upstream.behaviour = Behaviour(delay=1.0)
+    slow = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        slow.settimeout(6)
+        first = dns.message.make_query(NAME, "A")
+        slow.sendto(first.to_wire(), (server.host, server.port))
+        time.sleep(0.2)  # the first is upstream now
+        started = time.monotonic()
+        second = ask(server, "other.example")
+        assert second.rcode() == dns.rcode.SERVFAIL
+        assert time.monotonic() - started < 0.5  # not queued behind the first
+        assert answer_data(dns.message.from_wire(slow.recv(4096)), "A") == ["192.0.2.10"]
+    finally:
+        slow.close()
