@@ -125,3 +125,16 @@ def test_forwarding_settings_are_parsed() -> None:
     assert build({"stub_domain": {"corp.example": ["10.1.0.53"]}}).stub_domains == (
         ("corp.example", ("10.1.0.53",)),
     )
+
+
+def test_default_upstreams_are_the_nameservers_of_resolv_conf(tmp_path: Path) -> None:
+    from svcdns.net.forward import Upstream
+    from svcdns.recursion import resolv_conf_upstreams
+
+    resolv = tmp_path / "resolv.conf"
+    resolv.write_text(
+        "# a node's\nsearch example.internal\nnameserver 10.0.0.2\n"
+        "nameserver fe80::1%eth0\nnameserver not-an-address\noptions ndots:2\n"
+    )
+    assert resolv_conf_upstreams(resolv) == [Upstream("10.0.0.2"), Upstream("fe80::1")]
+    assert resolv_conf_upstreams(tmp_path / "missing") == []

@@ -33,7 +33,7 @@ class Behaviour:
 @dataclass
 class UpstreamServer:
     host: str = "127.0.0.1"
-    records: dict[str, str] = field(default_factory=dict)  # name -> IPv4 address
+    records: dict[str, str] = field(default_factory=dict)  # name -> IPv4 address(es)
     behaviour: Behaviour = field(default_factory=Behaviour)
     port: int = 0
     questions: list[tuple[str, str]] = field(default_factory=list)  # (name, transport)
@@ -67,11 +67,9 @@ class UpstreamServer:
         question = query.question[0]
         name = question.name.to_text(omit_final_dot=True).lower()
         if name in self.records and question.rdtype == 1:
-            reply.answer.append(
-                dns.rrset.from_text(
-                    question.name, self.behaviour.ttl, "IN", "A", self.records[name]
-                )
-            )
+            addresses = self.records[name].split()  # several, space-separated: a big answer
+            ttl = self.behaviour.ttl
+            reply.answer.append(dns.rrset.from_text(question.name, ttl, "IN", "A", *addresses))
         elif name not in self.records:
             reply.set_rcode(dns.rcode.NXDOMAIN)
             soa = "ns.example. hostmaster.example. 1 3600 600 86400 30"

@@ -52,6 +52,7 @@ def client_reply(upstream: bytes, query: bytes, end: int, *, edns: bool, limit: 
     position = end  # the upstream's question has the client's length
     kept = bytearray()
     additional = 0
+    sections_end = -1
     for index in range(ancount + nscount + arcount):
         start = position
         owner_end = _skip_name(upstream, position)
@@ -60,6 +61,8 @@ def client_reply(upstream: bytes, query: bytes, end: int, *, edns: bool, limit: 
         position = owner_end + 10 + rdlength
         if position > len(upstream):
             raise ValueError("truncated record")
+        if index == ancount + nscount:
+            sections_end = len(kept)  # where the answer and authority sections end
         if index >= ancount + nscount:
             if rtype == OPT_TYPE:
                 continue  # hop by hop: the client gets ours, if it sent one
@@ -67,23 +70,25 @@ def client_reply(upstream: bytes, query: bytes, end: int, *, edns: bool, limit: 
         kept += upstream[start:position]
     query_flags = int.from_bytes(query[2:4], "big")
     reply_flags = _QR_RA | (query_flags & (_RD | _CD)) | (flags & _TC) | (flags & 0xF)
+    if sections_end < 0:
+        sections_end = len(kept)
     opt = OUR_OPT if edns else b""
     head = query[:2] + reply_flags.to_bytes(2, "big")
+    question = query[HEADER_SIZE:end]
     reply = b"".join(
-        (
-            head,
-            _COUNTS.pack(1, ancount, nscount, additional + bool(opt)),
-            query[HEADER_SIZE:end],
-            bytes(kept),
-            opt,
-        )
+        (head, _COUNTS.pack(1, ancount, nscount, additional + bool(opt)), question, kept, opt)
     )
     if len(reply) <= limit:
         return reply
-    # Too big for the client: the question alone, with TC, and it asks again over TCP.
+    # Too big for the client: as for our own answers, the additional section may go
+    # without TC (RFC 2181 9); if that is not enough, the question alone with TC.
+    without = b"".join(
+        (head, _COUNTS.pack(1, ancount, nscount, bool(opt)), question, kept[:sections_end], opt)
+    )
+    if len(without) <= limit:
+        return without
     truncated = (reply_flags | _TC).to_bytes(2, "big")
-    counts = _COUNTS.pack(1, 0, 0, bool(opt))
-    return query[:2] + truncated + counts + query[HEADER_SIZE:end] + opt
+    return query[:2] + truncated + _COUNTS.pack(1, 0, 0, bool(opt)) + question + opt
 
 
 def reply_from_cache(

@@ -459,3 +459,41 @@ def test_above_max_concurrent_a_question_gets_servfail_at_once(
         assert answer_data(dns.message.from_wire(slow.recv(4096)), "A") == ["192.0.2.10"]
     finally:
         slow.close()
+
+
+def test_a_forwarded_answer_too_big_for_udp_is_cut_with_tc(
+    start_server: ServerFactory, upstream: UpstreamServer
+) -> None:
+    many = [f"192.0.2.{n}" for n in range(1, 41)]
+    upstream.records["many.example"] = " ".join(many)
+    server = forwarding(start_server, upstream)
+    plain = ask(server, "many.example")  # 40 addresses do not fit in 512 bytes
+    assert plain.flags & dns.flags.TC and plain.answer == []
+    over_tcp = ask(server, "many.example", tcp=True)
+    assert sorted(answer_data(over_tcp, "A")) == sorted(many)
+    query = dns.message.make_query("many.example", "A", use_edns=0, payload=4096)
+    big = dns.query.udp(query, server.host, port=server.port, timeout=6)
+    assert not big.flags & dns.flags.TC and len(answer_data(big, "A")) == 40
+
+
+def test_a_reverse_name_that_is_not_the_clusters_is_forwarded(
+    start_server: ServerFactory, upstream: UpstreamServer
+) -> None:
+    server = forwarding(start_server, upstream)
+    reply = dns.query.udp(
+        dns.message.make_query("1.2.0.192.in-addr.arpa", "PTR"),
+        server.host,
+        port=server.port,
+        timeout=6,
+    )
+    assert reply.rcode() == dns.rcode.NXDOMAIN  # the upstream's answer, not ours
+    assert reply.flags & dns.flags.RA and not reply.flags & dns.flags.AA
+    assert ("1.2.0.192.in-addr.arpa.", "udp") in asked(upstream)
+    ours = dns.query.udp(
+        dns.message.make_query("10.100.96.10.in-addr.arpa", "PTR"),
+        server.host,
+        port=server.port,
+        timeout=6,
+    )
+    assert ours.flags & dns.flags.AA  # a cluster address: answered by the zone
+    assert len(asked(upstream)) == 1
