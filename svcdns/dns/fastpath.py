@@ -82,7 +82,7 @@ class FastPath:
         self._soa_serial = -1
         self._soa_by_offset: dict[int, bytes] = {}
 
-    def answer(self, data: bytes, *, udp: bool) -> bytes | None:
+    def answer(self, data: bytes, udp: bool = True) -> bytes | None:
         """The reply to `data`, or None when the full path must decide."""
         size = len(data)
         if (

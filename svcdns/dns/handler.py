@@ -110,7 +110,7 @@ class Handler:
 
         def answer_udp(data: bytes, client: Any) -> Any:
             try:
-                reply = fast(data, udp=True)
+                reply = fast(data)  # positional: the hot path's one call
             except Exception as error:  # a fast-path bug must cost speed, never an answer
                 self._report_fast_failure(error)
                 reply = None
