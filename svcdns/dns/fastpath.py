@@ -299,7 +299,7 @@ def _truncate(reply: bytes, answer_end: int, limit: int, opt: bytes, arcount: in
         header = bytearray(reply[:HEADER_SIZE])
         header[2] |= _TC
         header[6:12] = _COUNTS.pack(0, 0, bool(opt))
-        question_end = _skip_name(reply, HEADER_SIZE) + 4
+        question_end = skip_name(reply, HEADER_SIZE) + 4
         return bytes(header) + reply[HEADER_SIZE:question_end] + opt
     kept, kept_count = answer_end, 0
     for end, count in _rrset_ends(reply, answer_end, arcount):
@@ -311,7 +311,7 @@ def _truncate(reply: bytes, answer_end: int, limit: int, opt: bytes, arcount: in
     return bytes(header) + reply[HEADER_SIZE:kept] + opt
 
 
-def _skip_name(message: bytes, position: int) -> int:
+def skip_name(message: bytes, position: int) -> int:
     while True:
         length = message[position]
         if length & 0xC0:
@@ -323,7 +323,7 @@ def _skip_name(message: bytes, position: int) -> int:
 
 def _rr_end(message: bytes, position: int) -> tuple[int, bytes]:
     """Where the record at `position` ends, and its owner and type (the RRset identity)."""
-    owner_end = _skip_name(message, position)
+    owner_end = skip_name(message, position)
     identity = message[position : owner_end + 2]
     length = int.from_bytes(message[owner_end + 8 : owner_end + 10], "big")
     return owner_end + 10 + length, identity

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import struct
 
-from svcdns.dns.fastpath import opt_payload
+from svcdns.dns.fastpath import opt_payload, skip_name
 
 HEADER_SIZE = 12
 OPT_TYPE = 41
@@ -35,16 +35,6 @@ def question_end(data: bytes) -> int:
             return position + 4
 
 
-def _skip_name(message: bytes, position: int) -> int:
-    while True:
-        length = message[position]
-        if length & 0xC0:
-            return position + 2
-        if length == 0:
-            return position + 1
-        position += 1 + length
-
-
 def client_reply(upstream: bytes, query: bytes, end: int, *, edns: bool, limit: int) -> bytes:
     """`upstream`'s answer to the question `query[12:end]`, as the client gets it."""
     flags = int.from_bytes(upstream[2:4], "big")
@@ -55,7 +45,7 @@ def client_reply(upstream: bytes, query: bytes, end: int, *, edns: bool, limit: 
     sections_end = -1
     for index in range(ancount + nscount + arcount):
         start = position
-        owner_end = _skip_name(upstream, position)
+        owner_end = skip_name(upstream, position)
         rtype = int.from_bytes(upstream[owner_end : owner_end + 2], "big")
         rdlength = int.from_bytes(upstream[owner_end + 8 : owner_end + 10], "big")
         position = owner_end + 10 + rdlength

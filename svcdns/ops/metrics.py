@@ -125,14 +125,7 @@ class Metrics:
         read: Callable[[], dict[Labels, float]],
     ) -> None:
         """A labelled counter read when scraped."""
-
-        def build() -> Iterator[Metric]:
-            family = CounterMetricFamily(name, documentation, labels=labels)
-            for values, value in read().items():
-                family.add_metric(list(values), value)
-            yield family
-
-        self.registry.register(_Read(build))
+        self._labelled(CounterMetricFamily, name, documentation, labels, read)
 
     def gauges(
         self,
@@ -142,9 +135,18 @@ class Metrics:
         read: Callable[[], dict[Labels, float]],
     ) -> None:
         """A labelled gauge read when scraped."""
+        self._labelled(GaugeMetricFamily, name, documentation, labels, read)
 
+    def _labelled(
+        self,
+        family_type: type[CounterMetricFamily] | type[GaugeMetricFamily],
+        name: str,
+        documentation: str,
+        labels: list[str],
+        read: Callable[[], dict[Labels, float]],
+    ) -> None:
         def build() -> Iterator[Metric]:
-            family = GaugeMetricFamily(name, documentation, labels=labels)
+            family = family_type(name, documentation, labels=labels)
             for values, value in read().items():
                 family.add_metric(list(values), value)
             yield family
