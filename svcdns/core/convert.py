@@ -37,7 +37,8 @@ class ConversionError(ValueError):
 
 def from_dict(raw: Mapping[str, Any], kind: str | None = None) -> KubeObject | None:
     """Convert one API object; None for kinds DNS does not use."""
-    kind = kind or str(raw.get("kind", ""))
+    found = raw.get("kind", "")
+    kind = kind or (found if isinstance(found, str) else "")
     converter = _CONVERTERS.get(kind)
     if converter is None:
         return None
@@ -49,7 +50,34 @@ def from_dict(raw: Mapping[str, Any], kind: str | None = None) -> KubeObject | N
         raise
     except (AttributeError, TypeError, KeyError, ValueError) as error:
         # A field of the wrong shape (a list where an object belongs, say): skip the object.
-        raise ConversionError(f"malformed: {type(error).__name__}: {error}") from None
+        text = " ".join(str(error).split())[:QUOTE_LIMIT]
+        raise ConversionError(f"malformed: {type(error).__name__}: {text}") from None
+
+
+QUOTE_LIMIT = 100  # characters of a field's value quoted in a message
+
+
+def quoted(value: Any) -> str:
+    """A field's value for a message, never longer than about QUOTE_LIMIT characters, and
+    never rendered whole (a YAML alias bomb renders to gigabytes)."""
+    if isinstance(value, str):
+        if len(value) <= QUOTE_LIMIT:
+            return repr(value)
+        return f"{value[:QUOTE_LIMIT]!r}... ({len(value)} characters)"
+    if isinstance(value, bool | int | float) or value is None:
+        return repr(value)[:QUOTE_LIMIT]
+    if isinstance(value, Mapping | list | tuple):
+        return f"a {type(value).__name__} of {len(value)}"
+    return f"a {type(value).__name__}"
+
+
+def _text(value: Any, field: str, default: str = "") -> str:
+    """A string field (absent: `default`); anything else skips the object, unrendered."""
+    if value is None or value == "":
+        return default
+    if not isinstance(value, str):
+        raise ConversionError(f"{field} is {quoted(value)}, not a string")
+    return value
 
 
 def object_key(raw: Mapping[str, Any], kind: str) -> ObjectKey:
@@ -63,8 +91,10 @@ def describe(raw: Mapping[str, Any]) -> str:
     """`Kind ns/name` of a raw object, for log lines."""
     meta = raw.get("metadata")
     meta = meta if isinstance(meta, Mapping) else {}
-    where = "/".join(str(p) for p in (meta.get("namespace"), meta.get("name")) if p)
-    return f"{raw.get('kind', '?')} {where or '?'}"
+    parts = (meta.get("namespace"), meta.get("name"))
+    where = "/".join(p[:QUOTE_LIMIT] if isinstance(p, str) else quoted(p) for p in parts if p)
+    kind = raw.get("kind", "?")
+    return f"{kind[:QUOTE_LIMIT] if isinstance(kind, str) else quoted(kind)} {where or '?'}"
 
 
 def _name(raw: Mapping[str, Any]) -> str:
@@ -77,7 +107,7 @@ def _name(raw: Mapping[str, Any]) -> str:
 def _namespace(raw: Mapping[str, Any]) -> str:
     # kubectl always prints it; a hand-written manifest without one means "default".
     namespace = raw["metadata"].get("namespace") or "default"
-    return sys.intern(str(namespace))  # shared by every object of the namespace
+    return sys.intern(_text(namespace, "metadata.namespace"))  # shared by its objects
 
 
 def _ip(value: Any, field: str) -> str:
@@ -95,17 +125,19 @@ def _ip(value: Any, field: str) -> str:
                     return value
         return str(ipaddress.ip_address(value))
     except ValueError:
-        raise ConversionError(f"{field} {value!r} is not an IP address") from None
+        raise ConversionError(f"{field} {quoted(value)} is not an IP address") from None
 
 
 def _external_name(value: Any) -> str:
     """A DNS name a CNAME can hold (RFC 1035 limits), or an IP (which gets no record)."""
-    name = str(value).rstrip(".")
+    if not isinstance(value, str):
+        raise ConversionError(f"spec.externalName is {quoted(value)}, not a name")
+    name = value.rstrip(".")
     labels = name.split(".")
     if len(name) > 253 or not all(0 < len(label) <= 63 and label.isascii() for label in labels):
-        raise ConversionError(f"spec.externalName {value!r} is not a DNS name")
+        raise ConversionError(f"spec.externalName {quoted(value)} is not a DNS name")
     if any(char.isspace() or char in '\\"();@$' for char in name):
-        raise ConversionError(f"spec.externalName {value!r} is not a DNS name")
+        raise ConversionError(f"spec.externalName {quoted(value)} is not a DNS name")
     return name
 
 
@@ -116,9 +148,9 @@ def _ports(raw_ports: Any, field: str) -> tuple[Port, ...]:
         if number is None:
             continue  # an EndpointSlice port without a number means "all ports": no SRV
         if not isinstance(number, int) or isinstance(number, bool) or not 0 < number < 65536:
-            raise ConversionError(f"{field}.port {number!r} is not a port number")
-        protocol = sys.intern(str(raw.get("protocol") or "TCP").upper())
-        name = sys.intern(str(raw.get("name") or ""))  # port names repeat across Services
+            raise ConversionError(f"{field}.port {quoted(number)} is not a port number")
+        protocol = sys.intern(_text(raw.get("protocol"), f"{field}.protocol", "TCP").upper())
+        name = sys.intern(_text(raw.get("name"), f"{field}.name"))  # names repeat
         ports.append(Port(name=name, port=number, protocol=protocol))
     return tuple(ports)
 
@@ -156,7 +188,7 @@ def service(raw: Mapping[str, Any]) -> Service:
 
 def _pod_name(target_ref: Any) -> str:
     if isinstance(target_ref, Mapping) and target_ref.get("kind") == "Pod":
-        return str(target_ref.get("name") or "")
+        return _text(target_ref.get("name"), "targetRef.name")
     return ""
 
 
@@ -168,7 +200,7 @@ def endpoint_slice(raw: Mapping[str, Any]) -> EndpointSlice:
         raise ConversionError(f"label {SERVICE_NAME_LABEL} missing")
     address_type = raw.get("addressType")
     if address_type not in ("IPv4", "IPv6", "FQDN"):
-        raise ConversionError(f"addressType {address_type!r} unknown")
+        raise ConversionError(f"addressType {quoted(address_type)} unknown")
     endpoints = []
     if address_type != "FQDN":  # FQDN slices are deprecated and not used by DNS
         for item in raw.get("endpoints") or ():
@@ -181,12 +213,13 @@ def endpoint_slice(raw: Mapping[str, Any]) -> EndpointSlice:
                     addresses=tuple(_ip(a, "endpoints[].addresses") for a in addresses),
                     # Absent ready means unknown; the API says to treat it as ready.
                     ready=conditions.get("ready") is not False,
-                    hostname=str(item.get("hostname") or ""),
+                    hostname=_text(item.get("hostname"), "endpoints[].hostname"),
                     pod_name=_pod_name(item.get("targetRef")),
                 )
             )
     group = EndpointGroup(endpoints=tuple(endpoints), ports=_ports(raw.get("ports"), "ports"))
-    service = sys.intern(str(service_name))  # the same string as its Service's name
+    # The same string object as its Service's name.
+    service = sys.intern(_text(service_name, f"label {SERVICE_NAME_LABEL}"))
     return EndpointSlice(namespace=namespace, name=name, service=service, groups=(group,))
 
 
@@ -195,7 +228,7 @@ def _legacy_addresses(raw_addresses: Any, *, ready: bool) -> list[Endpoint]:
         Endpoint(
             addresses=(_ip(item.get("ip"), "subsets[].addresses[].ip"),),
             ready=ready,
-            hostname=str(item.get("hostname") or ""),
+            hostname=_text(item.get("hostname"), "subsets[].addresses[].hostname"),
             pod_name=_pod_name(item.get("targetRef")),
         )
         for item in raw_addresses or ()

@@ -32,7 +32,32 @@ from svcdns.dns.fastpath import FastPath
 from svcdns.dns.forwarded import question_end
 
 log = logging.getLogger("svcdns.handler")
-FAILURE_REPORT_INTERVAL = 10  # seconds between log lines about fast-path failures
+FAILURE_REPORT_INTERVAL = 10  # seconds between log lines about failures a client can cause
+
+
+class BoundedReport:
+    """At most one log line per interval about one kind of failure, with a count: no client
+    can make the server log without limit, whatever it sends."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self.count = 0
+        self.last = -float(FAILURE_REPORT_INTERVAL)
+
+    def __call__(self, error: BaseException) -> None:
+        self.count += 1
+        now = time.monotonic()
+        if now - self.last >= FAILURE_REPORT_INTERVAL:
+            log.error(
+                "%d %s in the last %d s (last: %s)",
+                self.count,
+                self.what,
+                FAILURE_REPORT_INTERVAL,
+                type(error).__name__,
+            )
+            self.count = 0
+            self.last = now
+
 
 _ZONE_TRANSFERS = (RRType.AXFR, RRType.IXFR)
 _REFUSED = Answer(Rcode.REFUSED, authoritative=False)
@@ -82,8 +107,8 @@ class Handler:
         self.forwarding = forwarding  # names outside the zones: Outside, else REFUSED
         self.fast = FastPath(state)
         self.fast.chase_external = forwarding
-        self._fast_failures = 0
-        self._last_failure_report = -float(FAILURE_REPORT_INTERVAL)
+        self._report_fast_failure = BoundedReport("fast path failures, answered by the full path")
+        self._report_malformed = BoundedReport("malformed packets the parser choked on (FORMERR)")
 
     def handle(self, data: bytes, *, udp: bool) -> bytes | Outside | Transfer | None:
         try:
@@ -140,6 +165,9 @@ class Handler:
             query = parse_query(data)
         except WireError as error:
             return None if error.rcode is None else error_reply(header, error.rcode)
+        except Exception as error:  # what dnslib raises on input it did not foresee
+            self._report_malformed(error)
+            return error_reply(header, Rcode.FORMERR)
         if not udp and query.qtype in _ZONE_TRANSFERS and query.qclass == CLASS_IN:
             zone = query.name
             if zone == self.state.settings.zone or zone in REVERSE_ZONES:
@@ -165,20 +193,6 @@ class Handler:
                 error,
             )
             return self._servfail(query, udp=udp)
-
-    def _report_fast_failure(self, error: Exception) -> None:
-        """At most one line per interval, whatever a client sends."""
-        self._fast_failures += 1
-        now = time.monotonic()
-        if now - self._last_failure_report >= FAILURE_REPORT_INTERVAL:
-            log.error(
-                "fast path failed %d times in the last %d s (last: %s); full path used",
-                self._fast_failures,
-                FAILURE_REPORT_INTERVAL,
-                type(error).__name__,
-            )
-            self._fast_failures = 0
-            self._last_failure_report = now
 
     def _external_target(
         self, query: Query, result: Answer, data: bytes, *, udp: bool

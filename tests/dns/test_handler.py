@@ -72,7 +72,7 @@ def test_fast_path_failure_is_answered_by_the_full_path_with_bounded_logging(
     assert all(r.answer for r in replies)
     # One line for the whole burst, whatever the number of failing packets.
     assert [r.getMessage() for r in caplog.records] == [
-        "fast path failed 1 times in the last 10 s (last: IndexError); full path used"
+        "1 fast path failures, answered by the full path in the last 10 s (last: IndexError)"
     ]
 
 
@@ -111,3 +111,22 @@ def test_random_bytes_never_raise() -> None:
         reply = handler.handle(data, udp=True)
         assert reply is None or len(reply) >= 12
     assert ask(handler, "web.shop.svc.cluster.local").rcode() == dns.rcode.NOERROR
+
+
+def test_a_packet_the_parser_chokes_on_is_formerr_with_bounded_logging(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    handler = make_handler()
+
+    def choke(_: bytes) -> None:
+        raise RecursionError("pointer loop")
+
+    monkeypatch.setattr(handler_module, "parse_query", choke)
+    monkeypatch.setattr(handler.fast, "answer", lambda *_, **__: None)
+    query = dns.message.make_query("web.shop.svc.cluster.local", "A").to_wire()
+    with caplog.at_level(logging.ERROR, logger="svcdns.handler"):
+        replies = [handler.handle(query, udp=True) for _ in range(100)]
+    assert all(r is not None and r[3] & 0xF == dns.rcode.FORMERR for r in replies)
+    assert [r.getMessage() for r in caplog.records] == [
+        "1 malformed packets the parser choked on (FORMERR) in the last 10 s (last: RecursionError)"
+    ]
