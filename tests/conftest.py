@@ -360,6 +360,21 @@ def poll(condition: Callable[[], Any], *, timeout: float, interval: float = 0.05
         time.sleep(interval)
 
 
+def free_port() -> int:
+    """A port free for both UDP and TCP on 127.0.0.1 right now."""
+    for _ in range(20):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+            udp.bind(("127.0.0.1", 0))
+            port = int(udp.getsockname()[1])
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+                try:
+                    tcp.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+                return port
+    pytest.fail("no port free for both UDP and TCP")
+
+
 def ipv6_loopback_available() -> bool:
     if not socket.has_ipv6:
         return False

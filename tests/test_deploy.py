@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,9 @@ READABLE = {
 }
 RULE_KEYS = {"apiGroups", "resources", "verbs"}  # no resourceNames, no nonResourceURLs
 HOSTNAME = "kubernetes.io/hostname"
+KUBEADM_CLUSTER_DNS = "10.96.0.10"
+KUBE_DNS = ("Service", "kube-dns")
+AUTOSCALERS = ("autoscaler", "autoscaler/hpa")
 SERVICE_PORTS = {(53, "UDP"), (53, "TCP"), (9153, "TCP")}
 FLAG = re.compile(r"(?<![\w-])--[a-z0-9][a-z0-9-]*")
 
@@ -381,7 +385,7 @@ def test_service_is_kube_dns_and_selects_the_pods(
     selector = spec["selector"]
     assert selector, "a Service without a selector has no endpoints"
     assert selector.items() <= pod_labels.items()
-    # An operator replacing CoreDNS keeps the existing ClusterIP (kubelet --cluster-dns).
+    # The ClusterIP is set in one place, kustomization.yaml (test_cluster_ip_is_set_once).
     assert "clusterIP" not in spec
     annotations = service["metadata"].get("annotations", {})
     assert annotations.get("prometheus.io/scrape") == "true"
@@ -401,8 +405,8 @@ def test_pdb_selects_the_same_pods(
 # --- Dockerfile -------------------------------------------------------------------------
 
 
-def _final_stage() -> list[tuple[str, str]]:
-    """(INSTRUCTION, arguments) of the Dockerfile's last stage, continuations joined."""
+def _instructions() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) of the whole Dockerfile, comments cut, continuations joined."""
     text = (DEPLOY / "Dockerfile").read_text(encoding="utf-8")
     lines = [line for line in text.splitlines() if not line.lstrip().startswith("#")]
     joined = re.sub(r"\\\n", " ", "\n".join(lines))
@@ -411,21 +415,48 @@ def _final_stage() -> list[tuple[str, str]]:
         if line.strip():
             keyword, _, rest = line.strip().partition(" ")
             instructions.append((keyword.upper(), rest.strip()))
+    return instructions
+
+
+def _final_stage() -> list[tuple[str, str]]:
+    instructions = _instructions()
     last_from = max(i for i, (keyword, _) in enumerate(instructions) if keyword == "FROM")
     return instructions[last_from:]
 
 
-def test_dockerfile(serve_flags: set[str]) -> None:
+def test_dockerfile_builds_anywhere() -> None:
+    """Classic builder and BuildKit alike, offline with `--build-arg BASE=...`."""
+    text = (DEPLOY / "Dockerfile").read_text(encoding="utf-8")
+    # A syntax directive makes BuildKit fetch a frontend image before anything else.
+    assert not re.search(r"^#\s*syntax\s*=", text, re.M | re.I)
+    instructions = _instructions()
+    assert instructions[0] == ("ARG", "BASE=python:3.11-slim")
+    froms = [rest for keyword, rest in instructions if keyword == "FROM"]
+    assert froms and all(rest.split()[0] == "${BASE}" for rest in froms)
+    for keyword, rest in instructions:
+        # BuildKit-only flags the classic builder rejects.
+        assert not (keyword == "RUN" and rest.startswith("--")), rest
+        assert not (keyword == "COPY" and "--link" in rest), rest
+    ignore = (REPO / ".dockerignore").read_text(encoding="utf-8").split()
+    assert ignore[ignore.index("*") :][:1] == ["*"], ".dockerignore lets in only what it names"
+    assert {"!pyproject.toml", "!README.md", "!svcdns", "!wheelhouse"} <= set(ignore)
+
+
+def test_dockerfile_matches_the_deployment(serve_flags: set[str], container: Obj, pod: Obj) -> None:
     stage = _final_stage()
     values: dict[str, list[str]] = {}
     for keyword, rest in stage:
         values.setdefault(keyword, []).append(rest)
-    assert values["FROM"][0].startswith("python:3.11-slim")
-    user = values["USER"][-1].split(":")[0]
+    user, _, group = values["USER"][-1].partition(":")
     assert user not in ("", "0", "root"), "the image must not run as root"
+    security = {**pod.get("securityContext", {}), **container["securityContext"]}
+    assert (security["runAsUser"], security["runAsGroup"]) == (int(user), int(group))
     assert json.loads(values["ENTRYPOINT"][-1]) == ["svcdns"]
     exposed = {port for line in values["EXPOSE"] for port in line.split()}
-    assert {"53/udp", "53/tcp"} <= exposed
+    declared = {
+        f"{p['containerPort']}/{p.get('protocol', 'TCP').lower()}" for p in container["ports"]
+    }
+    assert exposed == declared
     assert any("PYTHONDONTWRITEBYTECODE=1" in line for line in values.get("ENV", []))
     command = json.loads(values["CMD"][-1])
     assert command[0] == "serve"
@@ -433,3 +464,175 @@ def test_dockerfile(serve_flags: set[str]) -> None:
     assert flags <= serve_flags
     [http] = _flag_values(command, "--http")
     assert _port_of(http) == _port_of(Config().http)
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        port = _container_port(container, container[probe]["httpGet"]["port"])
+        assert port["containerPort"] == _port_of(http), probe
+
+
+# --- kustomize: the ClusterIP and the autoscaler components ------------------------------
+
+
+def _kustomization(folder: Path = DEPLOY) -> Obj:
+    [document] = _documents(folder / KUSTOMIZATION)
+    found: Obj = document
+    return found
+
+
+def _patched(obj: Obj, operations: Sequence[Obj]) -> Obj:
+    """obj with JSON 6902 `add`/`replace`/`remove` operations applied (object paths only)."""
+    result = json.loads(json.dumps(obj))
+    for operation in operations:
+        *parents, leaf = operation["path"].strip("/").split("/")
+        node = result
+        for key in parents:
+            node = node[key]
+        if operation["op"] in ("add", "replace"):
+            node[leaf] = operation["value"]
+        elif operation["op"] == "remove":
+            del node[leaf]
+        else:
+            raise AssertionError(f"unexpected op {operation['op']}")
+    return result
+
+
+def _patches_for(folder: Path, kind: str, name: str) -> list[Obj]:
+    operations: list[Obj] = []
+    for patch in _kustomization(folder).get("patches", []):
+        target = patch["target"]
+        if (target["kind"], target["name"]) != (kind, name):
+            continue
+        text = patch["patch"] if "patch" in patch else (folder / patch["path"]).read_text()
+        operations += yaml.safe_load(text)
+    return operations
+
+
+def _kustomize(folder: Path) -> list[Obj] | None:
+    """`kubectl kustomize folder`, where kubectl is on PATH (the Python checks always run)."""
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        return None
+    result = subprocess.run(
+        [kubectl, "kustomize", str(folder)], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+
+
+def _scalars(node: Any) -> Iterator[Any]:
+    if isinstance(node, dict):
+        for value in node.values():
+            yield from _scalars(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _scalars(value)
+    else:
+        yield node
+
+
+def test_cluster_ip_is_set_once(objects: Mapping[tuple[str, str], Obj]) -> None:
+    operations = _patches_for(DEPLOY, "Service", "kube-dns")
+    assert [op["path"] for op in operations] == ["/spec/clusterIP"]
+    assert operations[0]["value"] == KUBEADM_CLUSTER_DNS
+    service = _patched(objects[("Service", "kube-dns")], operations)
+    assert service["spec"]["clusterIP"] == KUBEADM_CLUSTER_DNS
+    values = [
+        value
+        for path in DEPLOY.rglob("*.yaml")
+        for document in _documents(path)
+        for value in _scalars(document)
+    ]
+    written = sum(str(value).count(KUBEADM_CLUSTER_DNS) for value in values)
+    assert written == 1, "the ClusterIP is written in one place (comments aside)"
+    rendered = _kustomize(DEPLOY)
+    if rendered is not None:
+        [real] = [d for d in rendered if (d["kind"], d["metadata"]["name"]) == KUBE_DNS]
+        assert real["spec"]["clusterIP"] == KUBEADM_CLUSTER_DNS
+
+
+def _component(name: str) -> dict[tuple[str, str], Obj]:
+    folder = DEPLOY / name
+    kustomization = _kustomization(folder)
+    assert kustomization["kind"] == "Component"
+    found: dict[tuple[str, str], Obj] = {}
+    for resource in kustomization["resources"]:
+        for doc in _documents(folder / resource):
+            found[(doc["kind"], doc["metadata"]["name"])] = doc
+    return found
+
+
+@pytest.mark.parametrize("name", AUTOSCALERS)
+def test_autoscaler_component_is_off_by_default_and_frees_replicas(
+    name: str, deployment: Obj
+) -> None:
+    kustomization = _kustomization()
+    assert not kustomization.get("components"), "autoscaling is opt-in"
+    assert f"#   - {name}" in (DEPLOY / KUSTOMIZATION).read_text(encoding="utf-8")
+    operations = _patches_for(DEPLOY / name, "Deployment", "svcdns")
+    assert "replicas" not in _patched(deployment, operations)["spec"]
+
+
+def test_proportional_autoscaler_scales_svcdns_with_least_privilege() -> None:
+    found = _component("autoscaler")
+    [autoscaler] = [obj for (kind, _), obj in found.items() if kind == "Deployment"]
+    pod = autoscaler["spec"]["template"]["spec"]
+    [container] = pod["containers"]
+    args = dict(arg.lstrip("-").split("=", 1) for arg in container["args"])
+    assert args["target"] == "deployment/svcdns"
+    assert args["namespace"] == NAMESPACE
+    config = found[("ConfigMap", args["configmap"])]
+    linear = json.loads(config["data"]["linear"])
+    assert set(linear) >= {"coresPerReplica", "nodesPerReplica", "min"}
+    assert linear["preventSinglePointFailure"] is True and linear["min"] >= 2
+    account = pod["serviceAccountName"]
+    assert found[("ServiceAccount", account)]
+    rules = {
+        (tuple(rule["apiGroups"]), tuple(rule["resources"])): rule
+        for kind in ("ClusterRole", "Role")
+        for (k, _), role in found.items()
+        if k == kind
+        for rule in role["rules"]
+    }
+    assert set(rules) == {
+        (("",), ("nodes",)),
+        (("",), ("configmaps",)),
+        (("apps",), ("deployments/scale",)),
+    }
+    assert rules[(("apps",), ("deployments/scale",))]["resourceNames"] == ["svcdns"]
+    assert rules[(("",), ("configmaps",))]["resourceNames"] == [args["configmap"]]
+    for kind in ("ClusterRoleBinding", "RoleBinding"):
+        [binding] = [obj for (k, _), obj in found.items() if k == kind]
+        assert binding["subjects"] == [
+            {"kind": "ServiceAccount", "name": account, "namespace": NAMESPACE}
+        ]
+
+
+def test_hpa_scales_svcdns_on_cpu() -> None:
+    [hpa] = _component("autoscaler/hpa").values()
+    assert hpa["apiVersion"] == "autoscaling/v2"
+    assert hpa["spec"]["scaleTargetRef"] == {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "name": "svcdns",
+    }
+    assert hpa["spec"]["minReplicas"] >= 2
+    [metric] = hpa["spec"]["metrics"]
+    assert metric["resource"]["name"] == "cpu"
+
+
+@pytest.mark.parametrize("name", AUTOSCALERS)
+def test_autoscaler_component_renders(name: str, tmp_path: Path) -> None:
+    """Turned on as README says, `kubectl kustomize` renders it (where kubectl exists)."""
+    copy = tmp_path / "deploy"
+    shutil.copytree(DEPLOY, copy)
+    text = (copy / KUSTOMIZATION).read_text(encoding="utf-8")
+    text = text.replace("# components:", "components:").replace(f"#   - {name}\n", f"  - {name}\n")
+    (copy / KUSTOMIZATION).write_text(text, encoding="utf-8")
+    assert _kustomization(copy)["components"] == [name]
+    rendered = _kustomize(copy)
+    if rendered is None:
+        return
+    by_key = {(d["kind"], d["metadata"]["name"]): d for d in rendered}
+    assert "replicas" not in by_key[("Deployment", "svcdns")]["spec"]
+    for (kind, _), doc in by_key.items():
+        if kind not in CLUSTER_SCOPED:
+            assert doc["metadata"]["namespace"] == NAMESPACE

@@ -44,6 +44,7 @@ log = logging.getLogger("svcdns.kube")
 
 CONNECT_TIMEOUT = 5.0
 TOKEN_REREAD = 60.0  # seconds: a projected service-account token is rotated by the kubelet
+SHARED_MEMORY = "/dev/shm"  # a tmpfs in every container, writable when / is not
 RELOAD_AFTER_401 = 60.0  # seconds between re-reads of the configuration on 401
 KEEPALIVE_OPTIONS = [
     (socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1),
@@ -123,9 +124,27 @@ def _configuration_child(kubeconfig: Path | None, context: str | None, sender: P
         sender.close()
 
 
+def usable_tempdir() -> None:
+    """Make sure tempfile has somewhere to write, for certificates given inline.
+
+    The client writes a kubeconfig's `certificate-authority-data` and client key data to
+    temporary files, and urllib3 reads client certificates from files. With a read-only root
+    filesystem (`docker run --read-only`, the Deployment) /tmp is not writable, but /dev/shm
+    is a private tmpfs in every container: use it rather than fail.
+    """
+    try:
+        tempfile.gettempdir()
+    except FileNotFoundError:
+        if os.access(SHARED_MEMORY, os.W_OK | os.X_OK):
+            tempfile.tempdir = SHARED_MEMORY
+        else:
+            raise
+
+
 def _read_configuration(kubeconfig: Path | None, context: str | None) -> ApiConnection:
     from kubernetes import client, config  # here only: see the module docstring
 
+    usable_tempdir()
     configuration = client.Configuration()
     token_file = ""
     try:
@@ -204,6 +223,7 @@ class RawApi:
     def _key_files(self, connection: ApiConnection) -> tuple[str, str]:
         """urllib3 loads a client certificate from files: a private folder, removed at exit."""
         if not self._files:
+            usable_tempdir()
             self._files = tempfile.mkdtemp(prefix="svcdns-")
             atexit.register(shutil.rmtree, self._files, True)
         cert, key = Path(self._files, "client.crt"), Path(self._files, "client.key")

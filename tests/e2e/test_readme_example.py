@@ -11,14 +11,13 @@ import os
 import re
 import shlex
 import shutil
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import REPO, ServerProcess
+from conftest import REPO, ServerProcess, free_port
 
 README = REPO / "README.md"
 README_PORT = "5353"
@@ -66,21 +65,6 @@ def readme_commands() -> list[str]:
 
 
 README_DIGS = [c for c in readme_commands() if c.startswith("dig ")]
-
-
-def free_port() -> int:
-    """A port free for both UDP and TCP on 127.0.0.1 right now."""
-    for _ in range(20):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-            udp.bind(("127.0.0.1", 0))
-            port = int(udp.getsockname()[1])
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-                try:
-                    tcp.bind(("127.0.0.1", port))
-                except OSError:
-                    continue
-                return port
-    pytest.fail("no port free for both UDP and TCP")
 
 
 def svcdns_command() -> list[str]:
