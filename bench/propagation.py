@@ -150,7 +150,7 @@ class Svcdns:
         command = [
             *(sys.executable, "-m", "svcdns", "serve", "--kubeconfig", str(kubeconfig)),
             *("--listen", "127.0.0.1:0", "--http", f"127.0.0.1:{self.http_port}"),
-            *("--upstream", "none"),
+            *("--upstream", "none", "--max-qps-per-client", "0"),  # one load client
         ]
         self.lines: list[str] = []
         self.seen: list[float] = []

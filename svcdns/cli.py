@@ -126,6 +126,11 @@ def _parser() -> argparse.ArgumentParser:
     serving.add_argument(
         "--tcp-max-connections", metavar="N", help="concurrent TCP cap (default 1000)"
     )
+    serving.add_argument(
+        "--max-qps-per-client",
+        metavar="N",
+        help="UDP queries a second from one address; more are dropped (default 5000, 0: off)",
+    )
     records = commands.add_parser("records", help="print every record as zone-file text")
     _add_source_options(records)
     explaining = commands.add_parser("explain", help="the answer to a name, and why")

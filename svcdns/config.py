@@ -64,6 +64,10 @@ class Config:
     workers: int = 1
     tcp_idle_timeout: float = 10.0
     tcp_max_connections: int = 1000
+    # UDP queries a second from one source address before the rest are dropped; 0: no limit.
+    # A pod's resolver asks tens a second; a node-local cache or a busy hostNetwork node
+    # may ask thousands: raise it for those.
+    max_qps_per_client: int = 5000
     labels: str = ""  # label selector for Services, EndpointSlices and Endpoints
     startup_timeout: float = 5.0
     watch_timeout: int = 300  # server-side timeoutSeconds of one watch request
@@ -250,6 +254,11 @@ def build(values: Mapping[str, Any]) -> Config:
     )
     if max_connections < 1:
         raise ConfigError(f"--tcp-max-connections {max_connections}: must be at least 1")
+    max_qps: int = _number(
+        given.get("max_qps_per_client", default.max_qps_per_client), "--max-qps-per-client"
+    )
+    if max_qps < 0:
+        raise ConfigError(f"--max-qps-per-client {max_qps}: must be 0 (no limit) or more")
     startup: float = _number(
         given.get("startup_timeout", default.startup_timeout), "--startup-timeout", float
     )
@@ -299,6 +308,7 @@ def build(values: Mapping[str, Any]) -> Config:
         workers=workers,
         tcp_idle_timeout=idle,
         tcp_max_connections=max_connections,
+        max_qps_per_client=max_qps,
         labels=str(given.get("labels", "")),
         startup_timeout=startup,
         watch_timeout=watch_timeout,

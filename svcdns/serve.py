@@ -30,6 +30,7 @@ from svcdns.dns.axfr import transfer_messages
 from svcdns.dns.codec import encode_reply
 from svcdns.dns.handler import Handler, Outside, Transfer, is_badvers
 from svcdns.logs import log_query, source_of
+from svcdns.net.ratelimit import ClientRate
 from svcdns.net.transport import SAMPLE_EVERY, DnsServer
 from svcdns.ops.http import OpsServer
 from svcdns.ops.metrics import BADVERS, DROPPED, DurationHistogram, Metrics
@@ -370,6 +371,14 @@ class Runtime:
             ["transport"],
             requests,
         )
+        rate = ClientRate(config.max_qps_per_client) if config.max_qps_per_client else None
+        if rate is not None:
+            metrics.counters(
+                "svcdns_rate_limited",
+                "UDP queries dropped for exceeding --max-qps-per-client.",
+                [],
+                lambda: {(): rate.dropped},
+            )
         server = DnsServer(
             handle,
             list(config.listen),
@@ -378,6 +387,7 @@ class Runtime:
             reuse_port=self.worker is not None,
             handle_udp=handle_udp,
             observe=lambda transport, seconds: requests.observe((transport,), seconds),
+            rate=rate,
         )
         stopping: list[str] = []  # "shutting down" once signalled: /ready turns 503 at once
 

@@ -104,6 +104,11 @@ def parse_query(data: bytes) -> Query:
     options = [rr for rr in record.ar if rr.rtype == RRType.OPT]
     if len(options) > 1:
         raise FormErr("more than one OPT record")
+    # RFC 6891 6.1.1: the OPT is a pseudo-record of the additional section, owned by the root.
+    if any(rr.rtype == RRType.OPT for rr in (*record.rr, *record.auth)):
+        raise FormErr("OPT outside the additional section")
+    if options and options[0].rname.label:
+        raise FormErr("OPT owner is not the root")
     edns = None
     if options:
         opt = options[0]

@@ -14,6 +14,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
+from svcdns.net.ratelimit import ClientRate
+
 log = logging.getLogger("svcdns.transport")
 
 HandleFn = Callable[..., Any]  # (data, *, udp, client) -> bytes, None, or an awaitable
@@ -73,9 +75,15 @@ ObserveFn = Callable[[str, float], None]  # (transport, seconds)
 
 
 class UdpListener(asyncio.DatagramProtocol):
-    def __init__(self, handle: UdpHandleFn, observe: ObserveFn | None = None) -> None:
+    def __init__(
+        self,
+        handle: UdpHandleFn,
+        observe: ObserveFn | None = None,
+        rate: ClientRate | None = None,
+    ) -> None:
         self._handle = handle
         self._observe = observe
+        self._allow = rate.allow if rate is not None else None
         self._countdown = SAMPLE_EVERY
         self._send: Callable[[bytes, tuple[str | int, ...]], None] = _not_connected
         self._pending: set[asyncio.Future[Any]] = set()
@@ -84,7 +92,10 @@ class UdpListener(asyncio.DatagramProtocol):
         self._send = cast(asyncio.DatagramTransport, transport).sendto
 
     def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
-        # The hottest function of the server: no helper calls beyond the handler itself.
+        # The hottest function of the server: no helper calls beyond the handler itself
+        # and the per-client count.
+        if self._allow is not None and not self._allow(addr[0]):
+            return
         self._countdown -= 1
         if not self._countdown and self._observe is not None:
             self._countdown = SAMPLE_EVERY
@@ -217,12 +228,14 @@ class DnsServer:
         reuse_port: bool = False,
         handle_udp: UdpHandleFn | None = None,
         observe: ObserveFn | None = None,
+        rate: ClientRate | None = None,
     ) -> None:
         self.handle = handle
         self.observe = observe  # request durations, by transport (UDP sampled)
         # UDP is the hot path: a one-argument callable saves a frame and a keyword per query.
         self.handle_udp = handle_udp or (lambda data, client: handle(data, udp=True, client=client))
         self.reuse_port = reuse_port
+        self.rate = rate  # per-client UDP query rate, shared by every address
         self.addresses = addresses
         self.tcp_idle_timeout = tcp_idle_timeout
         self.max_tcp_connections = max_tcp_connections
@@ -235,7 +248,7 @@ class DnsServer:
         for address in self.addresses:
             udp_sock, tcp_sock = _bind_pair(address, reuse_port=self.reuse_port)
             transport, _ = await loop.create_datagram_endpoint(
-                lambda: UdpListener(self.handle_udp, self.observe), sock=udp_sock
+                lambda: UdpListener(self.handle_udp, self.observe, self.rate), sock=udp_sock
             )
             server = await loop.create_server(lambda: TcpConnection(self), sock=tcp_sock)
             self._closers += [transport.close, server.close]

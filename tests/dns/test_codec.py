@@ -17,6 +17,7 @@ def wire(spaced: str) -> bytes:
 # id=1234 flags=0100 (RD) qd=1 an=0 ns=0 ar=0 | "Web" "b" root | type A | class IN
 QUERY = "1234 0100 0001 0000 0000 0000  03 576562 01 62 00  0001 0001"
 # The same with an OPT: root owner, type 41, payload 1232, ext-rcode 0, version 0, flags 0, rdlen 0
+OPT = "00 0029 04d0 00 00 0000 0000"
 QUERY_EDNS = (
     "1234 0100 0001 0000 0000 0001  03 576562 01 62 00  0001 0001  00 0029 04d0 00 00 0000 0000"
 )
@@ -55,6 +56,18 @@ def test_small_edns_payload_still_allows_512() -> None:
             QUERY_EDNS.replace("0000 0001", "0000 0002") + "00 0029 04d0 00 00 0000 0000",
             FormErr,
             id="two-opt-records",
+        ),
+        # RFC 6891 6.1.1: an OPT owned by a name other than the root, or outside additional.
+        pytest.param(
+            QUERY_EDNS.replace("00 0029 04d0", "01 61 00 0029 04d0"), FormErr, id="opt-owner-a"
+        ),
+        pytest.param(
+            QUERY.replace("0000 0000 0000", "0001 0000 0000") + OPT, FormErr, id="opt-in-answer"
+        ),
+        pytest.param(
+            QUERY.replace("0000 0000 0000", "0000 0001 0000") + OPT,
+            FormErr,
+            id="opt-in-authority",
         ),
     ],
 )

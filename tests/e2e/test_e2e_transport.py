@@ -336,6 +336,40 @@ def test_garbled_question_is_formerr(cluster_server: ServerProcess, question: by
     assert_web_alive(cluster_server)
 
 
+WEB_QUESTION = b"\x03web\x04shop\x03svc\x07cluster\x05local\x00\x00\x01\x00\x01"
+ROOT_OPT = b"\x00\x00\x29\x04\xd0\x00\x00\x00\x00\x00\x00"
+
+
+@pytest.mark.parametrize(
+    ("counts", "tail"),
+    [
+        ((0, 0, 1), b"\x01a" + ROOT_OPT),  # owner "a", not the root
+        ((1, 0, 0), ROOT_OPT),  # in the answer section
+        ((0, 1, 0), ROOT_OPT),  # in the authority section
+    ],
+    ids=["opt-owner-not-root", "opt-in-answer", "opt-in-authority"],
+)
+@pytest.mark.parametrize("transport", ["udp", "tcp"])
+def test_misplaced_opt_is_formerr(
+    cluster_server: ServerProcess, counts: tuple[int, int, int], tail: bytes, transport: str
+) -> None:
+    """RFC 6891 6.1.1, on both paths: asked first with a good query, the name is then as ready
+    as it gets for the fast path, which must still refuse the bad one."""
+    assert_web_alive(cluster_server)
+    header = struct.pack("!HHHHHH", 0x0DD0, 0x0100, 1, *counts)
+    wire = header + WEB_QUESTION + tail
+    if transport == "udp":
+        reply = udp_exchange(cluster_server.port, wire)
+    else:
+        with socket.create_connection((cluster_server.host, cluster_server.port), 2) as sock:
+            sock.sendall(tcp_frame(wire))
+            reply = tcp_read_message(sock)
+    ident, flags, rcode = header_of(reply)
+    assert (ident, rcode) == (0x0DD0, dns.rcode.FORMERR)
+    assert flags & 0x8000
+    assert_web_alive(cluster_server)
+
+
 @pytest.mark.parametrize("opcode", [dns.opcode.NOTIFY, dns.opcode.STATUS])
 def test_unsupported_opcode_is_notimp(
     cluster_server: ServerProcess, opcode: dns.opcode.Opcode
