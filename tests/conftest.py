@@ -29,6 +29,17 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def pytest_report_header() -> str:
+    import fuzzing  # here: only the header needs it
+
+    return (
+        f"fuzz: seed {fuzzing.SEED}, {fuzzing.EXAMPLES} inputs per fuzz test "
+        f"(replay: SVCDNS_FUZZ_SEED={fuzzing.SEED})"
+    )
+
+
 CLUSTER_YAML = REPO / "examples" / "cluster.yaml"
 LOOPBACK = "127.0.0.1"
 READY_TIMEOUT = 10.0
