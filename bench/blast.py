@@ -34,7 +34,6 @@ from typing import Any
 
 import dns.message
 from knot import (
-    HERE,
     Server,
     ensure_cluster,
     ensure_tools,
@@ -44,7 +43,7 @@ from knot import (
     start,
     wait_until,
     write_knot_conf,
-    write_zones,
+    zones_of,
 )
 
 BLASTER, PROBE = "127.0.0.3", "127.0.0.4"
@@ -185,16 +184,8 @@ def run(args: argparse.Namespace, servers: dict[str, Server]) -> list[Result]:
         server.stop()
         del servers[label]
 
-    records = subprocess.run(
-        [sys.executable, "-m", "svcdns", "records", "--manifests", str(manifests)],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=HERE.parent,
-        timeout=900,
-    ).stdout
     knot_dir = workdir / "knot"
-    zones = list(write_zones(records, knot_dir / "zones"))
+    zones = list(zones_of(manifests, knot_dir))
     port = free_port()
     conf = write_knot_conf(knot_dir, zones, port)
     knot = servers["knot"] = start(

@@ -322,6 +322,19 @@ zone:
 """
 
 
+def zones_of(manifests: Path, knot_dir: Path) -> dict[str, int]:
+    """`svcdns records` of the manifests, written as Knot's zone files; records per zone."""
+    records = subprocess.run(
+        [sys.executable, "-m", "svcdns", "records", "--manifests", str(manifests)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=HERE.parent,
+        timeout=900,
+    ).stdout
+    return write_zones(records, knot_dir / "zones")
+
+
 def write_knot_conf(directory: Path, zones: list[str], port: int) -> Path:
     run = directory / "run"
     if run.exists():
@@ -617,17 +630,8 @@ def run(args: argparse.Namespace, servers: dict[str, Server]) -> dict[str, Any]:
 
     print("svcdns records ...", flush=True)
     started = time.monotonic()
-    records = subprocess.run(
-        [sys.executable, "-m", "svcdns", "records", "--manifests", str(manifests)],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=HERE.parent,
-        timeout=900,
-    ).stdout
     knot_dir = workdir / "knot"
-    counts = write_zones(records, knot_dir / "zones")
-    del records
+    counts = zones_of(manifests, knot_dir)
     print(f"zones: {counts} ({time.monotonic() - started:.1f} s)", flush=True)
 
     port, http_port = free_port(), free_port()

@@ -15,6 +15,8 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -384,6 +386,17 @@ def free_port() -> int:
                     continue
                 return port
     pytest.fail("no port free for both UDP and TCP")
+
+
+def http_status(url: str) -> int:
+    """The HTTP status of a GET, 0 when nothing answers."""
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return int(error.code)
+    except OSError:
+        return 0
 
 
 def ipv6_loopback_available() -> bool:

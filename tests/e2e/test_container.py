@@ -21,8 +21,6 @@ import shutil
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +29,16 @@ from typing import Any
 import dns.rdatatype
 import pytest
 import yaml
-from conftest import CLUSTER_YAML, REPO, answer_data, free_port, poll, tcp_query, udp_query
+from conftest import (
+    CLUSTER_YAML,
+    REPO,
+    answer_data,
+    free_port,
+    http_status,
+    poll,
+    tcp_query,
+    udp_query,
+)
 from fakeapi import FakeApiServer, tls_available
 
 CI_DOCKER = REPO / ".ci" / "docker"
@@ -195,14 +202,7 @@ class Container:
         self.id = engine.run(*args).stdout.strip()
 
     def status(self, path: str) -> int:
-        try:
-            url = f"http://127.0.0.1:{self.http_port}{path}"
-            with urllib.request.urlopen(url, timeout=2) as response:
-                return int(response.status)
-        except urllib.error.HTTPError as error:
-            return int(error.code)
-        except OSError:
-            return 0
+        return http_status(f"http://127.0.0.1:{self.http_port}{path}")
 
     def logs(self) -> str:
         result = self.engine.run("logs", self.id, check=False)

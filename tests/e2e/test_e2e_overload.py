@@ -14,7 +14,6 @@ import socket
 import struct
 import threading
 import time
-import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +21,14 @@ from pathlib import Path
 import dns.message
 import dns.rcode
 import pytest
-from conftest import ServerFactory, ServerProcess, answer_data, make_query, tcp_frame
+from conftest import (
+    ServerFactory,
+    ServerProcess,
+    answer_data,
+    http_status,
+    make_query,
+    tcp_frame,
+)
 
 BLASTER, PROBE = "127.0.0.3", "127.0.0.4"
 FLOODERS = ("127.0.0.5", "127.0.0.6", "127.0.0.7", "127.0.0.8")
@@ -40,16 +46,6 @@ def ops_url(server: ServerProcess) -> str:
     match = re.search(r"ops on (http://\S+)", line)
     assert match is not None
     return match.group(1)
-
-
-def http_status(url: str) -> int:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as error:
-        return int(error.code)
-    except OSError:
-        return 0
 
 
 def metric(server: ServerProcess, name: str) -> float:
