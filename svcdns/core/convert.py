@@ -29,18 +29,36 @@ from svcdns.core.model import (
 
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 KINDS = ("Namespace", "Service", "EndpointSlice", "Endpoints", "Pod")
+# The one group/version each kind is read at: what the API source asks the server for. A
+# kind of the same name elsewhere is another object: Knative's `serving.knative.dev/v1`
+# Service (which `kubectl get all` prints) read as a core Service shares the core one's
+# key, so it could replace it (a warning at best); a `discovery.k8s.io/v1beta1`
+# EndpointSlice has other fields.
+API_VERSIONS = {
+    "Namespace": "v1",
+    "Service": "v1",
+    "Endpoints": "v1",
+    "Pod": "v1",
+    "EndpointSlice": "discovery.k8s.io/v1",
+}
 
 
 class ConversionError(ValueError):
     """An object DNS cannot use; the message says which field is wrong."""
 
 
-def from_dict(raw: Mapping[str, Any], kind: str | None = None) -> KubeObject | None:
-    """Convert one API object; None for kinds DNS does not use."""
+def from_dict(
+    raw: Mapping[str, Any], kind: str | None = None, api_version: str = ""
+) -> KubeObject | None:
+    """Convert one API object; None for kinds DNS does not use, and for a kind DNS uses
+    given at another group/version (`API_VERSIONS`), silently: not ours, not an error.
+
+    `api_version` is the enclosing typed list's (an `EndpointSliceList`), for items that
+    carry none of their own."""
     found = raw.get("kind", "")
     kind = kind or (found if isinstance(found, str) else "")
     converter = _CONVERTERS.get(kind)
-    if converter is None:
+    if converter is None or not _read_at(raw.get("apiVersion") or api_version, kind):
         return None
     if not isinstance(raw.get("metadata"), Mapping):
         raise ConversionError(f"{kind} without metadata")
@@ -52,6 +70,12 @@ def from_dict(raw: Mapping[str, Any], kind: str | None = None) -> KubeObject | N
         # A field of the wrong shape (a list where an object belongs, say): skip the object.
         text = " ".join(str(error).split())[:QUOTE_LIMIT]
         raise ConversionError(f"malformed: {type(error).__name__}: {text}") from None
+
+
+def _read_at(api_version: Any, kind: str) -> bool:
+    # No apiVersion at all counts as the expected one: items of an API list carry none (the
+    # request path fixes it), and hand-written manifests and the tests' objects omit it.
+    return not api_version or api_version == API_VERSIONS[kind]
 
 
 QUOTE_LIMIT = 100  # characters of a field's value quoted in a message

@@ -5,7 +5,17 @@ from typing import Any
 import pytest
 
 from svcdns.core.convert import ConversionError, from_dict
-from svcdns.core.model import Endpoint, EndpointSlice, Namespace, Pod, Port, Service, ServiceKind
+from svcdns.core.model import (
+    Endpoint,
+    EndpointGroup,
+    EndpointSlice,
+    KubeObject,
+    Namespace,
+    Pod,
+    Port,
+    Service,
+    ServiceKind,
+)
 
 
 def service(spec: dict[str, Any], name: str = "web") -> dict[str, Any]:
@@ -177,3 +187,80 @@ def test_wrongly_shaped_fields_are_conversion_errors(raw: dict[str, Any]) -> Non
 def test_values_dns_cannot_carry_are_rejected(spec: dict[str, Any]) -> None:
     with pytest.raises(ConversionError):
         from_dict(service(spec))
+
+
+def slice_item() -> dict[str, Any]:
+    """An EndpointSlice as an item of an API list: neither kind nor apiVersion."""
+    return {
+        "metadata": {"name": "s", "labels": {"kubernetes.io/service-name": "web"}},
+        "addressType": "IPv4",
+    }
+
+
+CORE_WEB = Service("shop", "web", ServiceKind.CLUSTER_IP, cluster_ips=("10.0.0.1",))
+SLICE = EndpointSlice("default", "s", "web", (EndpointGroup((), ()),))
+WEB_SPEC = {"clusterIP": "10.0.0.1"}
+
+
+@pytest.mark.parametrize(
+    ("raw", "kind", "list_version", "expected"),
+    [
+        pytest.param({"apiVersion": "v1", **service(WEB_SPEC)}, None, "", CORE_WEB, id="core"),
+        pytest.param(service(WEB_SPEC), None, "", CORE_WEB, id="no-api-version-means-ours"),
+        pytest.param(
+            {"apiVersion": "serving.knative.dev/v1", **service(WEB_SPEC)},
+            None,
+            "",
+            None,
+            id="knative-service",
+        ),
+        # Knative's Service as printed has no clusterIP: ignored, not an error to warn of.
+        pytest.param(
+            {"apiVersion": "serving.knative.dev/v1", **service({})},
+            None,
+            "",
+            None,
+            id="knative-service-as-printed",
+        ),
+        pytest.param(
+            {"apiVersion": ["v1"], **service(WEB_SPEC)}, None, "", None, id="not-a-string"
+        ),
+        pytest.param({"apiVersion": "V1", **service(WEB_SPEC)}, None, "", None, id="exact"),
+        pytest.param(slice_item(), "EndpointSlice", "discovery.k8s.io/v1", SLICE, id="v1-list"),
+        pytest.param(
+            slice_item(), "EndpointSlice", "discovery.k8s.io/v1beta1", None, id="v1beta1-list"
+        ),
+        pytest.param(slice_item(), "EndpointSlice", "", SLICE, id="api-list-item"),
+        pytest.param(
+            {"apiVersion": "discovery.k8s.io/v1", **slice_item()},
+            "EndpointSlice",
+            "discovery.k8s.io/v1beta1",
+            SLICE,
+            id="own-api-version-before-the-lists",
+        ),
+        pytest.param(
+            {"apiVersion": "v1", **slice_item()}, "EndpointSlice", "", None, id="slice-core-v1"
+        ),
+        pytest.param(
+            {"apiVersion": "apps/v1", "metadata": {"name": "p"}}, "Pod", "", None, id="apps-v1"
+        ),
+        pytest.param(
+            {"apiVersion": "v1", "metadata": {"name": "p"}},
+            "Endpoints",
+            "",
+            EndpointSlice("default", "p", "p", (), legacy=True),
+            id="endpoints-v1",
+        ),
+        pytest.param(
+            {"apiVersion": "v1", "metadata": {"name": "ns"}},
+            "Namespace",
+            "",
+            Namespace("ns"),
+            id="namespace-v1",
+        ),
+    ],
+)
+def test_only_core_v1_and_discovery_v1_are_read(
+    raw: dict[str, Any], kind: str | None, list_version: str, expected: KubeObject | None
+) -> None:
+    assert from_dict(raw, kind, list_version) == expected

@@ -356,9 +356,12 @@ DECLINED = [
         dns.rcode.FORMERR,
         id="opt-option-overruns",
     ),
-    pytest.param(
-        query(counts=(1, 0, 0, 1), tail=opt(owner=labels(b"x"))), 0, id="opt-owner-not-root"
+    pytest.param(  # RFC 6891 6.1.1: the OPT's owner is the root
+        query(counts=(1, 0, 0, 1), tail=opt(owner=labels(b"x"))),
+        dns.rcode.FORMERR,
+        id="opt-owner-not-root",
     ),
+    pytest.param(query(counts=(1, 1, 0, 0), tail=opt()), dns.rcode.FORMERR, id="opt-in-answer"),
     pytest.param(query(tail=b"\x00"), 0, id="trailing-byte"),
     pytest.param(
         # The name ends in a pointer to offset 4: QDCOUNT's high byte, a zero, the root.

@@ -105,7 +105,7 @@ def whole(text: str) -> list[tuple[Any, str]]:
 def streamed(tmp_path: Path, text: str) -> list[tuple[Any, str]]:
     path = tmp_path / "dump.yaml"
     path.write_text(text, encoding="utf-8")
-    return [(dict(raw), kind) for raw, kind in _file_items(path)]
+    return [(dict(raw), kind) for raw, kind, _ in _file_items(path)]
 
 
 @pytest.mark.parametrize(
