@@ -199,6 +199,7 @@ class Container:
         args = ["run", "-d", "--network", "host", "--read-only", "--volume", mount]
         args += [image, "serve", *serve, "--listen", f"127.0.0.1:{self.dns_port}"]
         args += ["--http", f"127.0.0.1:{self.http_port}", "--lameduck", str(LAMEDUCK)]
+        self.started = time.monotonic()
         self.id = engine.run(*args).stdout.strip()
 
     def status(self, path: str) -> int:
@@ -211,6 +212,7 @@ class Container:
     def wait_ready(self, path: str = "/ready") -> None:
         ready = poll(lambda: self.status(path) == 200, timeout=DEADLINE, interval=0.1)
         assert ready, f"{path} never turned 200:\n{self.logs()}"
+        print(f"\n{path} 200 after {time.monotonic() - self.started:.2f} s from `docker run`")
 
     def stop(self) -> tuple[float, int]:
         """`docker stop` (SIGTERM): how long it took and the exit code."""
@@ -218,6 +220,7 @@ class Container:
         self.engine.run("stop", "--time", "20", self.id)
         took = time.monotonic() - began
         exit_code = int(self.engine.inspect(self.id)["State"]["ExitCode"])
+        print(f"\ndocker stop: {took:.2f} s (lameduck {LAMEDUCK} s), exit code {exit_code}")
         return took, exit_code
 
     def remove(self) -> None:
