@@ -4,8 +4,9 @@ asker's ID and question spliced in and the TTLs counted down.
 Invariants:
 - keyed by the question (name lower-cased, type, class): nothing else changes an upstream
   answer we would pass on;
-- bounded in entries (`size`), least recently used evicted first, never cleared to make
-  room;
+- bounded in entries (`size`) and in bytes (`max_bytes`: keys, records and about 400 bytes
+  of bookkeeping an entry, measured with tracemalloc), whichever binds first; least
+  recently used evicted first, never cleared to make room;
 - a positive answer lives its smallest TTL, at most `max_ttl` (30 s); a negative one
   (NXDOMAIN, or NOERROR without answers) the SOA's min(TTL, minimum) (RFC 2308), at most
   `max_negative_ttl` (5 s), and not at all without an SOA; SERVFAIL, other errors and
@@ -23,6 +24,8 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 HEADER_SIZE = 12
+MAX_BYTES = 32 * 1024 * 1024  # the default byte bound: a TCP answer can be 64 KB
+ENTRY_OVERHEAD = 400  # bytes an entry costs beyond its key and records (tracemalloc)
 OPT, SOA = 41, 6
 NOERROR, NXDOMAIN = 0, 3
 _TC = 0x0200
@@ -123,8 +126,17 @@ def served_body(entry: Entry, now: float) -> bytes:
 
 
 class ForwardCache:
-    def __init__(self, *, size: int = 10_000, max_ttl: int = 30, max_negative_ttl: int = 5) -> None:
+    def __init__(
+        self,
+        *,
+        size: int = 10_000,
+        max_ttl: int = 30,
+        max_negative_ttl: int = 5,
+        max_bytes: int = MAX_BYTES,
+    ) -> None:
         self.size = size
+        self.max_bytes = max_bytes
+        self.bytes = 0  # what the entries cost, by `_cost`
         self.max_ttl = max_ttl
         self.max_negative_ttl = max_negative_ttl
         self.hits = 0
@@ -166,9 +178,17 @@ class ForwardCache:
         if entry is None or self.size <= 0:
             return entry
         key = question_key(question)
+        replaced = self._entries.pop(key, None)
+        if replaced is not None:
+            self.bytes -= _cost(key, replaced)
         self._entries[key] = entry
-        self._entries.move_to_end(key)
-        while len(self._entries) > self.size:
-            self._entries.popitem(last=False)
+        self.bytes += _cost(key, entry)
+        while len(self._entries) > self.size or self.bytes > self.max_bytes:
+            old_key, old = self._entries.popitem(last=False)
+            self.bytes -= _cost(old_key, old)
             self.evictions += 1
         return entry
+
+
+def _cost(key: bytes, entry: Entry) -> int:
+    return len(key) + len(entry.body) + ENTRY_OVERHEAD + 16 * len(entry.ttls)

@@ -9,8 +9,8 @@ client that gets no UDP answer can still ask over TCP.
 
 Counting is per source address in fixed one-second windows: one dictionary look-up and
 one store per query. The table is cleared every second and holds at most `max_clients`
-addresses; once it is full, sources it does not hold go uncounted for the rest of that
-second (a spoofed-source flood spread over that many addresses is not one client).
+addresses; once it is full, the sources it does not hold share one allowance for the rest
+of that second, so a spoofed-source flood that fills the table is still limited.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ log = logging.getLogger("svcdns.ratelimit")
 
 MAX_TRACKED_CLIENTS = 65_536  # addresses counted per one-second window
 REPORT_INTERVAL = 10.0  # seconds between log lines about dropped queries
+OVERFLOW = "(sources beyond the table)"  # the key the table's overflow shares
 
 
 class ClientRate:
@@ -44,10 +45,14 @@ class ClientRate:
             self._counts.clear()
             self._window_end = now + 1.0
         counts = self._counts
-        seen = counts.get(client, 0)
+        seen = counts.get(client)
+        if seen is None:
+            seen = 0
+            if len(counts) >= self.max_clients:
+                client = OVERFLOW
+                seen = counts.get(client, 0)
         if seen < self.per_second:
-            if seen or len(counts) < self.max_clients:
-                counts[client] = seen + 1
+            counts[client] = seen + 1
             return True
         self.dropped += 1
         self._unreported += 1
@@ -60,7 +65,8 @@ class ClientRate:
         # One line per interval whatever the flood: the address is the only input quoted,
         # and an address is short.
         log.warning(
-            "%d queries over --max-qps-per-client %d dropped in the last %d s (last from %s)",
+            "%d UDP queries over --max-qps-per-client %d dropped since the last such line"
+            " (at most one in %d s; last from %s)",
             self._unreported,
             self.per_second,
             REPORT_INTERVAL,

@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-from svcdns.core.convert import ConversionError, from_dict
+from svcdns.core.convert import ConversionError, describe, from_dict
 from svcdns.core.model import (
     Endpoint,
     EndpointGroup,
@@ -264,3 +264,62 @@ def test_only_core_v1_and_discovery_v1_are_read(
     raw: dict[str, Any], kind: str | None, list_version: str, expected: KubeObject | None
 ) -> None:
     assert from_dict(raw, kind, list_version) == expected
+
+
+# -- every message that quotes input is bounded (issue 9, fault 2) ---------------------------
+
+HUGE = "9" * 1_000_000
+NESTED: Any = {"a": [{"b": ["x" * 1000] * 1000}] * 1000}  # a billion characters if rendered
+SERVICE_SPEC = {"clusterIP": "10.96.0.9", "ports": [{"port": 80, "protocol": "TCP"}]}
+
+
+def service_with(spec: dict[str, Any], name: Any = "web") -> dict[str, Any]:
+    metadata = {"name": name, "namespace": "shop"}
+    return {"apiVersion": "v1", "kind": "Service", "metadata": metadata, "spec": spec}
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        pytest.param(
+            service_with({**SERVICE_SPEC, "clusterIP": HUGE}),
+            "spec.clusterIPs '" + "9" * 100 + "'... (1000000 characters) is not an IP address",
+            id="clusterIP-1MB",
+        ),
+        pytest.param(
+            service_with({**SERVICE_SPEC, "clusterIP": list(range(100_000))}),
+            "spec.clusterIPs a list of 100000 is not an IP address",
+            id="clusterIP-list",
+        ),
+        pytest.param(
+            service_with({**SERVICE_SPEC, "clusterIP": NESTED}),
+            "spec.clusterIPs a dict of 1 is not an IP address",
+            id="clusterIP-nested",
+        ),
+        pytest.param(
+            service_with({"type": "ExternalName", "externalName": "a." * 500_000}),
+            "spec.externalName '" + "a." * 50 + "'... (1000000 characters) is not a DNS name",
+            id="externalName-1MB",
+        ),
+        pytest.param(
+            service_with({"type": "ExternalName", "externalName": NESTED}),
+            "spec.externalName is a dict of 1, not a name",
+            id="externalName-nested",
+        ),
+        pytest.param(
+            service_with(SERVICE_SPEC, name=NESTED),
+            "metadata.name missing",  # not a string: as good as none
+            id="name-nested",
+        ),
+    ],
+)
+def test_messages_quoting_input_are_bounded(raw: dict[str, Any], expected: str) -> None:
+    with pytest.raises(ConversionError) as raised:
+        from_dict(raw)
+    assert str(raised.value) == expected
+    assert len(str(raised.value)) < 300
+
+
+def test_describe_is_bounded_whatever_the_name() -> None:
+    text = describe(service_with(SERVICE_SPEC, name=HUGE))
+    assert text == f"Service shop/{'9' * 100}"

@@ -37,15 +37,15 @@ def test_each_address_gets_its_own_allowance_per_second(clock: Clock) -> None:
     assert rate.dropped == 3
 
 
-def test_the_table_is_bounded_and_unknown_sources_then_pass(clock: Clock) -> None:
-    rate = ClientRate(1, max_clients=2)
+def test_the_table_is_bounded_and_sources_beyond_it_share_one_allowance(clock: Clock) -> None:
+    rate = ClientRate(2, max_clients=2)
     assert rate.allow("a") and rate.allow("b")
-    assert not rate.allow("a")
-    # Full: a third address is not counted this second, so it is never limited.
-    assert all(rate.allow("c") for _ in range(10))
-    assert len(rate._counts) == 2
+    # Full: every other source shares one allowance of 2 this second.
+    assert [rate.allow(source) for source in "cdef"] == [True, True, False, False]
+    assert rate.allow("a") and not rate.allow("a")
+    assert len(rate._counts) == 3
     clock.now += 1.0
-    assert rate.allow("c") and not rate.allow("c")
+    assert rate.allow("c") and rate.allow("c") and not rate.allow("c")
 
 
 def test_drops_are_logged_once_per_interval_with_a_count(
@@ -58,10 +58,11 @@ def test_drops_are_logged_once_per_interval_with_a_count(
         clock.now += 0.005  # 200 queries a second for 5 s
     lines = [record.getMessage() for record in caplog.records]
     assert lines == [
-        "1 queries over --max-qps-per-client 1 dropped in the last 10 s (last from 10.0.0.9)"
+        "1 UDP queries over --max-qps-per-client 1 dropped since the last such line"
+        " (at most one in 10 s; last from 10.0.0.9)"
     ]
     clock.now += ratelimit.REPORT_INTERVAL
     rate.allow("10.0.0.9")
     rate.allow("10.0.0.9")
     assert len(caplog.records) == 2
-    assert caplog.records[1].getMessage().startswith(f"{rate.dropped - 1} queries over")
+    assert caplog.records[1].getMessage().startswith(f"{rate.dropped - 1} UDP queries over")
