@@ -130,6 +130,10 @@ def plain_question(data: bytes, *, udp: bool) -> tuple[int, bool, int] | None:
     end = position + 4
     if end > size or data[end - 2 : end] != b"\x00\x01":
         return None
+    # Non-ASCII names are the full parser's to judge (it refuses labels not in UTF-8), as
+    # they are for the fast path: what is answered here, the full parser accepts.
+    if not data[HEADER_SIZE:position].isascii():
+        return None
     if data[10:12] == b"\x00\x00":
         return (end, False, 512 if udp else 65535) if size == end else None
     if data[10:12] != b"\x00\x01":

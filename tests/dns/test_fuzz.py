@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 from test_fastpath import MUTATION, SEEDS, cluster, differ, mutate
 
 from svcdns.dns.codec import Drop, FormErr, NotImp, parse_query
+from svcdns.dns.forwarded import plain_question
 
 ZONE_NAMES = [
     "web.shop.svc.cluster.local",
@@ -143,3 +144,19 @@ def test_fuzz_fast_path_agrees_with_the_full_path(wire: bytes, udp: bool) -> Non
         parse_query(wire)
     except (FormErr, NotImp, Drop) as error:
         raise AssertionError(f"fast path answered what the parser rejects: {error}") from None
+
+
+@fuzz
+@given(wire=inputs, udp=st.booleans())
+def test_fuzz_forward_cache_reader_accepts_only_what_the_parser_accepts(
+    wire: bytes, udp: bool
+) -> None:
+    """The forward cache answers a hit from `plain_question`'s reading, before any parse:
+    it must never accept what the full parser refuses (issue 9, fault 1)."""
+    if plain_question(wire, udp=udp) is None:
+        return
+    try:
+        query = parse_query(wire)
+    except (FormErr, NotImp, Drop) as error:
+        raise AssertionError(f"plain_question accepted what the parser rejects: {error}") from None
+    assert query.qclass == 1
