@@ -5,7 +5,9 @@ bridge, no iptables) builds the image from a stand-in for python:3.11-slim made 
 debootstrap (`.ci/docker base`), offline, from a wheelhouse in the build context. The
 image then runs with `--network host --read-only` under its own user: it serves
 examples/cluster.yaml, reads the test API server through a mounted kubeconfig, and stops
-cleanly on `docker stop`. What the image does is checked against deploy/deployment.yaml.
+cleanly on `docker stop`. What the image does is checked against deploy/deployment.yaml,
+and the image runs with the Deployment's own arguments and sysctl in a network namespace
+of its own, answering on port 53 as UID 65532.
 
 `.ci/run` starts the engine and passes DOCKER_HOST and SVCDNS_TEST_BASE_IMAGE; run alone,
 this module starts (and stops) its own engine. Where no engine can run here (no dockerd,
@@ -15,6 +17,7 @@ prints that reason loudly.
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import shutil
@@ -190,6 +193,13 @@ def deployment_container() -> dict[str, Any]:
     return {"pod": deployment["spec"]["template"]["spec"], **container}
 
 
+def _timestamp(text: str) -> float:
+    """Seconds since the epoch of an engine timestamp (RFC 3339, nanoseconds, UTC)."""
+    seconds, _, fraction = text.rstrip("Z").partition(".")
+    parsed = datetime.datetime.fromisoformat(seconds).replace(tzinfo=datetime.UTC)
+    return parsed.timestamp() + float(f"0.{fraction or 0}")
+
+
 class Container:
     """A detached `docker run --network host --read-only IMAGE serve ...`."""
 
@@ -215,11 +225,13 @@ class Container:
         print(f"\n{path} 200 after {time.monotonic() - self.started:.2f} s from `docker run`")
 
     def stop(self) -> tuple[float, int]:
-        """`docker stop` (SIGTERM): how long it took and the exit code."""
-        began = time.monotonic()
+        """`docker stop` (SIGTERM): seconds from the signal to the container's exit, by the
+        engine's own clock (not the CLI's round trips), and the exit code."""
+        began = time.time()
         self.engine.run("stop", "--time", "20", self.id)
-        took = time.monotonic() - began
-        exit_code = int(self.engine.inspect(self.id)["State"]["ExitCode"])
+        state = self.engine.inspect(self.id)["State"]
+        took = _timestamp(state["FinishedAt"]) - began
+        exit_code = int(state["ExitCode"])
         print(f"\ndocker stop: {took:.2f} s (lameduck {LAMEDUCK} s), exit code {exit_code}")
         return took, exit_code
 
@@ -369,3 +381,80 @@ def test_serves_from_the_api_with_a_mounted_kubeconfig(
         took, exit_code = container.stop()
         assert exit_code == 0, container.logs()
         assert took <= LAMEDUCK + STOP_SLACK, f"docker stop took {took:.1f} s"
+
+
+# Run inside the container as its own user: the ops port's /health and /ready, and one
+# query over UDP and TCP to each DNS address; prints what it got, one line each.
+PROBE = r"""
+import socket, struct, sys, urllib.request
+http, *dns_addresses = sys.argv[1:]
+for path in ("/health", "/ready"):
+    print(path, urllib.request.urlopen(f"http://{http}{path}", timeout=2).status)
+name = b"\x03web\x04shop\x03svc\x07cluster\x05local\x00"
+query = struct.pack("!HHHHHH", 7, 0x0100, 1, 0, 0, 0) + name + b"\x00\x01\x00\x01"
+for address in dns_addresses:
+    host, _, port = address.rpartition(":")
+    host = host.strip("[]")
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_DGRAM) as udp:
+        udp.settimeout(2)
+        udp.sendto(query, (host, int(port)))
+        reply = udp.recv(512)
+    with socket.create_connection((host, int(port)), timeout=2) as tcp:
+        tcp.sendall(struct.pack("!H", len(query)) + query)
+        size = struct.unpack("!H", tcp.recv(2))[0]
+        reply_tcp = tcp.recv(size)
+    for transport, data in (("udp", reply), ("tcp", reply_tcp)):
+        answers = struct.unpack("!H", data[6:8])[0]
+        last = ".".join(map(str, data[-4:]))
+        print(address, transport, "rcode", data[3] & 15, "answers", answers, "address", last)
+"""
+
+
+def test_runs_with_the_deployments_own_arguments(
+    engine: Engine, image: str, deployment_container: dict[str, Any]
+) -> None:
+    """The Deployment's args, ports and sysctl, as its pod runs them: its own network
+    namespace, the image's user, port 53 bound by the unprivileged-port sysctl alone."""
+    pod = deployment_container["pod"]
+    sysctls = [f"{s['name']}={s['value']}" for s in pod["securityContext"]["sysctls"]]
+    args = [str(arg) for arg in deployment_container["args"]]
+    options = ["--network", "none", "--read-only", "--cap-drop", "ALL"]
+    options += ["--security-opt", "no-new-privileges"]
+    for sysctl in [*sysctls, "net.ipv6.conf.all.disable_ipv6=0"]:
+        options += ["--sysctl", sysctl]
+    options += [
+        "--volume",
+        f"{CLUSTER_YAML}:{MANIFEST_IN_CONTAINER}:ro",
+        "--env",
+        "POD_IP=10.0.0.9",
+    ]
+    # In a pod the source is the API through its service account; here, the example dump.
+    serve = [*args, "--manifests", MANIFEST_IN_CONTAINER, "--upstream", "none"]
+    name = f"svcdns-deployment-{os.getpid()}"
+    engine.run("run", "-d", "--name", name, *options, image, *serve)
+    try:
+        http = args[args.index("--http") + 1].replace("0.0.0.0", "127.0.0.1")
+        listen = [args[i + 1] for i, arg in enumerate(args) if arg == "--listen"]
+        dns_addresses = [
+            address.replace("0.0.0.0", "127.0.0.1").replace("[::]", "[::1]") for address in listen
+        ]
+
+        def probe() -> subprocess.CompletedProcess[str]:
+            command = ["exec", name, "python3", "-c", PROBE, http, *dns_addresses]
+            return engine.run(*command, check=False)
+
+        result = poll(lambda: (r := probe()).returncode == 0 and r, timeout=DEADLINE, interval=0.2)
+        logs = engine.run("logs", name, check=False)
+        assert result, f"no answer inside the container:\n{logs.stdout}{logs.stderr}"
+        lines = result.stdout.splitlines()
+        assert lines[:2] == ["/health 200", "/ready 200"]
+        expected = [
+            f"{address} {transport} rcode 0 answers 1 address 10.96.100.10"
+            for address in dns_addresses
+            for transport in ("udp", "tcp")
+        ]
+        assert lines[2:] == expected
+        assert engine.run("exec", name, "id", "-u").stdout.strip() == "65532"
+    finally:
+        engine.run("rm", "-f", name, check=False)
