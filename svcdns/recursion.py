@@ -25,7 +25,7 @@ from typing import Any
 from svcdns.config import Config
 from svcdns.dns.codec import MAX_TCP_MESSAGE, chased_reply
 from svcdns.dns.forwarded import client_reply, error_reply, plain_question, reply_from_cache
-from svcdns.dns.handler import Outside
+from svcdns.dns.handler import BoundedReport, Outside
 from svcdns.net.cache import Entry, ForwardCache, question_key, served_body, stale_body
 from svcdns.net.forward import Forwarder, Overloaded, Upstream, parse_upstream
 
@@ -65,6 +65,7 @@ class Recursion:
         self._clients: dict[str, bool] = {}  # address -> allowed, bounded below
         self._probe = ""  # the loop check's random name while it runs
         self._looped = False
+        self._report_unreadable = BoundedReport("unreadable replies from upstream (SERVFAIL)")
         self.reconfigure(config)
 
     def reconfigure(self, config: Config) -> None:
@@ -189,8 +190,9 @@ class Recursion:
             return _from_entry(stored, data, end, edns, outside.limit, time.monotonic())
         try:
             return client_reply(reply, data, end, edns=edns, limit=outside.limit)
-        except (ValueError, IndexError):
-            log.warning("unreadable reply from upstream for %.100s; SERVFAIL", outside.name)
+        except (ValueError, IndexError) as error:
+            # Any name a client asks may come back unreadable: one line per 10 s at most.
+            self._report_unreadable(error, repr(outside.name[:100]))
             return error_reply(data, end, SERVFAIL, edns=edns, recursion=True)
 
     async def _chase(self, data: bytes, outside: Outside, client: Any) -> bytes:

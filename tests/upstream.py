@@ -28,6 +28,7 @@ class Behaviour:
     spoof_first: str = ""  # "id", "question" or "garbage": sent before the real reply
     silent: bool = False
     ttl: int = 60
+    cut_records: bool = False  # the header and question right, the records cut short
 
 
 @dataclass
@@ -105,7 +106,8 @@ class UpstreamServer:
             reply.flags |= dns.flags.TC
             reply.answer = []
             reply.authority = []
-        self._udp.sendto(reply.to_wire(), client)
+        wire = reply.to_wire()
+        self._udp.sendto(wire[:-3] if behaviour.cut_records else wire, client)
 
     def _spoof(self, query: dns.message.Message, reply: dns.message.Message) -> bytes:
         kind = self.behaviour.spoof_first

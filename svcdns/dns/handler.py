@@ -44,16 +44,18 @@ class BoundedReport:
         self.count = 0
         self.last = -float(FAILURE_REPORT_INTERVAL)
 
-    def __call__(self, error: BaseException) -> None:
+    def __call__(self, error: BaseException, detail: str = "") -> None:
         self.count += 1
         now = time.monotonic()
         if now - self.last >= FAILURE_REPORT_INTERVAL:
+            # The detail may quote input (a name, an error message): cut, as every quote is.
+            last = f"{type(error).__name__}: {detail[:200]}" if detail else type(error).__name__
             log.error(
-                "%d %s in the last %d s (last: %s)",
+                "%d %s since the last such line (at most one in %d s; last: %s)",
                 self.count,
                 self.what,
                 FAILURE_REPORT_INTERVAL,
-                type(error).__name__,
+                last,
             )
             self.count = 0
             self.last = now
@@ -109,6 +111,7 @@ class Handler:
         self.fast.chase_external = forwarding
         self._report_fast_failure = BoundedReport("fast path failures, answered by the full path")
         self._report_malformed = BoundedReport("malformed packets the parser choked on (FORMERR)")
+        self._report_servfail = BoundedReport("errors while answering (SERVFAIL)")
 
     def handle(self, data: bytes, *, udp: bool) -> bytes | Outside | Transfer | None:
         try:
@@ -185,13 +188,7 @@ class Handler:
                 return chase
             return encode_reply(query, result, udp=udp)
         except Exception as error:  # one bad answer must not take the server down
-            log.error(
-                "SERVFAIL for %s type %d: %s: %s",
-                query.name,
-                query.qtype,
-                type(error).__name__,
-                error,
-            )
+            self._report_servfail(error, f"{query.name[:100]!r} type {query.qtype}: {error}")
             return self._servfail(query, udp=udp)
 
     def _external_target(

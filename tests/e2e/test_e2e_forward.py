@@ -497,3 +497,24 @@ def test_a_reverse_name_that_is_not_the_clusters_is_forwarded(
     )
     assert ours.flags & dns.flags.AA  # a cluster address: answered by the zone
     assert len(asked(upstream)) == 1
+
+
+def test_unreadable_upstream_replies_are_servfail_and_logged_once(
+    start_server: ServerFactory,
+) -> None:
+    names = [f"host{number}.cut.example" for number in range(30)]
+    broken = UpstreamServer(
+        records=dict.fromkeys(names, "192.0.2.1"), behaviour=Behaviour(cut_records=True)
+    ).start()
+    try:
+        server = forwarding(start_server, broken)
+        rcodes = {server.udp(name, "A").rcode() for name in names}
+        assert rcodes == {dns.rcode.SERVFAIL}
+        lines = [line for line in server.lines if "unreadable replies from upstream" in line]
+        assert len(lines) == 1, server.stderr_text()
+        assert lines[0].endswith(
+            "1 unreadable replies from upstream (SERVFAIL) since the last such line"
+            " (at most one in 10 s; last: ValueError: 'host0.cut.example')"
+        )
+    finally:
+        broken.stop()
