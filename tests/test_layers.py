@@ -26,7 +26,7 @@ ALLOWED: dict[str, set[str]] = {
 # Outside libraries with a single owner: module path (relative to svcdns/) -> library.
 OWNERS = {
     "dnslib": {"dns/codec.py"},
-    "yaml": {"sources/manifests.py", "config.py"},  # manifests, and the --config file
+    "yaml": {"sources/manifestfiles.py", "config.py"},  # manifests, and the --config file
     "kubernetes": {"sources/kube.py"},
     "prometheus_client": {"ops/metrics.py"},
 }

@@ -27,8 +27,9 @@ from svcdns.core.model import (
     ServiceKind,
     Upsert,
 )
-from svcdns.sources import manifests
-from svcdns.sources.manifests import Duplicate, ManifestSource, _file_items, load, shown
+from svcdns.sources import manifestfiles, manifests
+from svcdns.sources.manifestfiles import file_items, shown
+from svcdns.sources.manifests import Duplicate, ManifestSource, load
 
 WEB = ObjectKey("Service", "shop", "web")
 CORE_WEB = Service("shop", "web", ServiceKind.CLUSTER_IP, cluster_ips=("10.96.0.10",))
@@ -215,7 +216,7 @@ def test_typed_list_items_carry_the_lists_kind_and_api_version(tmp_path: Path, s
     typed["items"] = [endpoint_slice_item(api_version=None)]
     dump = yaml.safe_dump if suffix == ".yaml" else json.dumps
     path = write(tmp_path / f"list{suffix}", dump(typed))
-    assert [(kind, version) for _, kind, version in _file_items(path)] == [
+    assert [(kind, version) for _, kind, version in file_items(path)] == [
         ("EndpointSlice", "discovery.k8s.io/v1beta1")
     ]
 
@@ -329,7 +330,7 @@ def yaml_loader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch)
     loader = getattr(yaml, request.param, None)
     if loader is None:
         pytest.skip(f"PyYAML without {request.param}")
-    monkeypatch.setattr(manifests, "_YAML_LOADER", loader)
+    monkeypatch.setattr(manifestfiles, "_YAML_LOADER", loader)
     return str(request.param)
 
 

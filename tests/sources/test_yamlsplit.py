@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from svcdns.sources.manifests import ManifestError, _file_items
+from svcdns.sources.manifestfiles import ManifestError, file_items
 from svcdns.sources.yamlsplit import pieces
 
 KUBECTL_LIST = """\
@@ -105,7 +105,7 @@ def whole(text: str) -> list[tuple[Any, str]]:
 def streamed(tmp_path: Path, text: str) -> list[tuple[Any, str]]:
     path = tmp_path / "dump.yaml"
     path.write_text(text, encoding="utf-8")
-    return [(dict(raw), kind) for raw, kind, _ in _file_items(path)]
+    return [(dict(raw), kind) for raw, kind, _ in file_items(path)]
 
 
 @pytest.mark.parametrize(
@@ -145,7 +145,7 @@ def test_an_error_inside_an_entry_names_its_line_in_the_file(tmp_path: Path) -> 
     path = tmp_path / "broken.yaml"
     path.write_text(broken, encoding="utf-8")
     with pytest.raises(ManifestError) as caught:
-        list(_file_items(path))
+        list(file_items(path))
     # PyYAML marks an unclosed flow sequence where the next token stands: the line after.
     line = next(n for n, text in enumerate(broken.splitlines(), 1) if "[None" in text)
     whole_file_error = pytest.raises(yaml.YAMLError)
