@@ -2,7 +2,7 @@
 
 A query over the limit is dropped, before it is parsed: the cheapest thing the server can
 do with it (a reply's `sendto` is most of what a query costs), and what BIND's
-response-rate limiting does. A REFUSED would make the client's resolver try its next
+response-rate limiting does with `slip 0`. A REFUSED would make the client's resolver try its next
 search suffix or nameserver at once, so a flood would breed more queries; silence makes a
 resolver wait for its timeout. TCP is not limited here: its connections are capped and a
 client that gets no UDP answer can still ask over TCP.

@@ -14,7 +14,6 @@ import socket
 import struct
 import threading
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,6 +28,7 @@ from conftest import (
     make_query,
     tcp_frame,
 )
+from test_e2e_ops import get, ops_url
 
 BLASTER, PROBE = "127.0.0.3", "127.0.0.4"
 FLOODERS = ("127.0.0.5", "127.0.0.6", "127.0.0.7", "127.0.0.8")
@@ -40,17 +40,8 @@ FLOOD_SECONDS = 3.0
 TCP_FLOOD_CONNECTIONS = 300
 
 
-def ops_url(server: ServerProcess) -> str:
-    line = server.wait_for_line(lambda text: "ops on http://" in text, 10)
-    assert line is not None, server.stderr_text()
-    match = re.search(r"ops on (http://\S+)", line)
-    assert match is not None
-    return match.group(1)
-
-
 def metric(server: ServerProcess, name: str) -> float:
-    with urllib.request.urlopen(f"{ops_url(server)}/metrics", timeout=2) as response:
-        text = response.read().decode()
+    text = get(f"{ops_url(server)}/metrics")[2]
     match = re.search(rf"^{name} (\S+)$", text, re.M)
     assert match is not None, f"{name} not in /metrics"
     return float(match.group(1))
@@ -123,10 +114,7 @@ def test_no_limit_with_zero(start_server: ServerFactory) -> None:
         for ident in range(200):
             blaster.sendto(make_query(WEB, "A", id=ident).to_wire(), (server.host, server.port))
             assert dns.message.from_wire(blaster.recv(4096)).rcode() == dns.rcode.NOERROR
-    assert (
-        "svcdns_rate_limited"
-        not in urllib.request.urlopen(f"{ops_url(server)}/metrics", timeout=2).read().decode()
-    )
+    assert "svcdns_rate_limited" not in get(f"{ops_url(server)}/metrics")[2]
 
 
 def _random_name(rng: random.Random) -> str:
