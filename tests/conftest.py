@@ -388,13 +388,27 @@ def free_port() -> int:
     pytest.fail("no port free for both UDP and TCP")
 
 
+def ops_url(server: ServerProcess) -> str:
+    line = server.wait_for_line(lambda text: "ops on http://" in text, 10)
+    assert line is not None, server.stderr_text()
+    match = re.search(r"ops on (http://\S+)", line)
+    assert match
+    return match.group(1)
+
+
+def get(url: str) -> tuple[int, str, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            kind = response.headers.get("Content-Type", "")
+            return response.status, kind, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers.get("Content-Type", ""), error.read().decode()
+
+
 def http_status(url: str) -> int:
     """The HTTP status of a GET, 0 when nothing answers."""
     try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as error:
-        return int(error.code)
+        return get(url)[0]
     except OSError:
         return 0
 

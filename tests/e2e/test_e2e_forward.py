@@ -21,8 +21,15 @@ import dns.message
 import dns.query
 import dns.rcode
 import pytest
-from conftest import CLUSTER_YAML, ServerFactory, ServerProcess, answer_data, run_svcdns
-from test_e2e_ops import get, ops_url
+from conftest import (
+    CLUSTER_YAML,
+    ServerFactory,
+    ServerProcess,
+    answer_data,
+    get,
+    ops_url,
+    run_svcdns,
+)
 from upstream import Behaviour, UpstreamServer
 
 NAME = "api.example.com"

@@ -2,41 +2,22 @@
 
 from __future__ import annotations
 
-import re
 import signal
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import dns.rcode
 from conftest import (
     CLUSTER_YAML,
     ServerFactory,
-    ServerProcess,
     answer_data,
+    get,
+    ops_url,
     poll,
     write_atomically,
 )
 
 WEB = "web.shop.svc.cluster.local"
-
-
-def ops_url(server: ServerProcess) -> str:
-    line = server.wait_for_line(lambda text: "ops on http://" in text, 10)
-    assert line is not None, server.stderr_text()
-    match = re.search(r"ops on (http://\S+)", line)
-    assert match
-    return match.group(1)
-
-
-def get(url: str) -> tuple[int, str, str]:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            kind = response.headers.get("Content-Type", "")
-            return response.status, kind, response.read().decode()
-    except urllib.error.HTTPError as error:
-        return error.code, error.headers.get("Content-Type", ""), error.read().decode()
 
 
 def test_health_ready_and_unknown_paths(start_server: ServerFactory) -> None:

@@ -24,11 +24,12 @@ from conftest import (
     ServerFactory,
     ServerProcess,
     answer_data,
+    get,
     http_status,
     make_query,
+    ops_url,
     tcp_frame,
 )
-from test_e2e_ops import get, ops_url
 
 BLASTER, PROBE = "127.0.0.3", "127.0.0.4"
 FLOODERS = ("127.0.0.5", "127.0.0.6", "127.0.0.7", "127.0.0.8")

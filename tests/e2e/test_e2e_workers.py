@@ -21,11 +21,12 @@ from conftest import (
     ServerFactory,
     ServerProcess,
     answer_data,
+    get,
+    ops_url,
     poll,
     run_svcdns,
     serve_args,
 )
-from test_e2e_ops import get, ops_url
 
 WEB = "web.shop.svc.cluster.local"
 _STARTED = re.compile(r"worker (\d+) started \(pid (\d+)\)")
