@@ -21,8 +21,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from svcdns.core.names import under
-from svcdns.core.rr import Record, RRset, RRType
+from svcdns.core.rr import Record, RRset, RRType, SRVData
 from svcdns.core.wire import (
+    UnencodableName,
     address_bytes,
     address_text,
     decode_blob,
@@ -133,9 +134,16 @@ class RecordIndex:
                 return POINTER, wire
         return BLOB, deflate(encode_blob(owner, _by_type(merged), addresses, wires))
 
-    def set_service(self, key: ServiceKey, records: ServiceRecords) -> set[str]:
-        """Replace one Service's records; return the owner names whose RRsets changed."""
-        wires = {owner: name_wire(owner) for owner in records}
+    def set_service(
+        self, key: ServiceKey, records: ServiceRecords, left_out: list[str] | None = None
+    ) -> set[str]:
+        """Replace one Service's records; return the owner names whose RRsets changed.
+
+        A record whose owner or target name cannot be encoded (a 64-octet label, a name
+        over 255 octets) is left out alone, and its owner and reason appended to
+        `left_out`: every other record of the Service is still served."""
+        wires: dict[str, bytes] = {}
+        records = _encodable(records, wires, [] if left_out is None else left_out)
         new: dict[bytes, tuple[str, tuple[Record, ...]]] = {
             wires[owner]: (owner, rrs) for owner, rrs in records.items() if rrs
         }
@@ -215,6 +223,38 @@ class RecordIndex:
                 self.interior[name] = count
             else:
                 self.interior.pop(name, None)
+
+
+_NAMED_TARGETS = (RRType.CNAME, RRType.PTR)
+
+
+def _encodable(
+    records: ServiceRecords, wires: dict[str, bytes], left_out: list[str]
+) -> ServiceRecords:
+    """`records` without those whose owner or target name DNS cannot carry; `wires` gets
+    the wire form of every name kept (owners and targets), for the encoder to reuse."""
+    kept: ServiceRecords = {}
+    for owner, rrs in records.items():
+        try:
+            wires[owner] = name_wire(owner)
+        except UnencodableName as error:
+            left_out.extend(f"{r.rtype.name} record: {error}" for r in rrs)
+            continue
+        good = []
+        for record in rrs:
+            data = record.data
+            target = data.target if isinstance(data, SRVData) else None
+            if record.rtype in _NAMED_TARGETS:
+                target = str(data)
+            if target is not None and target not in wires:
+                try:
+                    wires[target] = name_wire(target)
+                except UnencodableName as error:
+                    left_out.append(f"{record.rtype.name} record of {owner}: target {error}")
+                    continue
+            good.append(record)
+        kept[owner] = tuple(good)
+    return kept
 
 
 def _merge_shared(

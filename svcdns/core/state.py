@@ -2,13 +2,16 @@
 
 The single writer: sources feed `apply(event, now=...)`, which recomputes only the Service
 an event touches and bumps the SOA serial only when something visible in DNS changed.
-Pure: the time is an argument. Imports only the core.
+Whatever one Service holds costs that Service alone: a record DNS cannot carry is left out
+with one line to `report` (a logger unless given). Pure otherwise: the time is an
+argument. Imports only the core.
 """
 
 from __future__ import annotations
 
+import logging
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from svcdns.core.index import RecordIndex, ServiceKey
 from svcdns.core.model import (
@@ -25,6 +28,9 @@ from svcdns.core.model import (
 from svcdns.core.names import dashed
 from svcdns.core.zonedata import PodMode, ZoneSettings, service_records
 
+# The state computes; what it leaves out is said here, and the face configures where to.
+log = logging.getLogger("svcdns.state")
+
 
 class ClusterState:
     def __init__(
@@ -32,8 +38,12 @@ class ClusterState:
         settings: ZoneSettings,
         *,
         namespaces: frozenset[str] | None = None,
+        report: Callable[[str], None] | None = None,
     ) -> None:
         self.settings = settings
+        # Told, in one bounded line, what a Service leaves out of DNS and why.
+        self.report: Callable[[str], None] = report or log.warning
+        self._left_out: dict[ServiceKey, tuple[str, ...]] = {}
         self.index = RecordIndex(settings.zone, ttl=settings.ttl)
         self.serial = 0  # Unix time of the last change visible in DNS
         self.synced = False
@@ -224,12 +234,36 @@ class ClusterState:
     def _recompute(self, key: ServiceKey) -> set[str]:
         service = self._services.get(key)
         if service is None:
+            self._left_out.pop(key, None)
             return self.index.set_service(key, {})
         # Legacy Endpoints count only for a Service that has no EndpointSlice.
         slices = list(self._slices.get(key, {}).values())
         if not slices and key in self._legacy:
             slices = [self._legacy[key]]
-        return self.index.set_service(key, service_records(service, slices, self.settings))
+        left_out: list[str] = []
+        try:
+            records = service_records(service, slices, self.settings)
+            changed = self.index.set_service(key, records, left_out)
+        except Exception as error:  # whatever one Service holds must cost that Service only
+            left_out = [f"every record: {type(error).__name__}: {str(error)[:200]}"]
+            changed = self.index.set_service(key, {})
+        self._note_left_out(key, tuple(left_out))
+        return changed
+
+    def _note_left_out(self, key: ServiceKey, left_out: tuple[str, ...]) -> None:
+        """One line per Service when what it leaves out changes, not on every recompute
+        (a headless Service recomputes on each endpoint change)."""
+        if self._left_out.get(key, ()) == left_out:
+            return
+        if not left_out:
+            del self._left_out[key]
+            return
+        self._left_out[key] = left_out
+        more = f" (and {len(left_out) - 1} more)" if len(left_out) > 1 else ""
+        self.report(
+            f"Service {'/'.join(key)[:200]}: {len(left_out)} record(s) left out, the rest "
+            f"served: {left_out[0][:300]}{more}"
+        )
 
 
 def _service_key_of(obj: KubeObject) -> ServiceKey | None:

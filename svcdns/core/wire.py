@@ -32,16 +32,37 @@ CLASS_IN = 1
 _QUESTION_POINTER = (POINTER | QUESTION_OFFSET).to_bytes(2, "big")
 
 
+MAX_LABEL = 63  # octets (RFC 1035 2.3.4)
+MAX_NAME = 255  # octets of a name in wire form, root label included
+
+
+class UnencodableName(ValueError):
+    """A name DNS cannot carry: an empty label, a label over 63 octets, over 255 in all."""
+
+
 def name_wire(name: str) -> bytes:
     """`web.shop.svc.cluster.local` -> wire labels, root-terminated, lower-cased."""
     if not name:
         return b"\x00"
     head, dot, rest = name.partition(".")
     label = head.lower().encode("utf-8")
-    if not 0 < len(label) <= 63 or (dot and not rest):
-        raise ValueError(f"not a DNS name: {name[:100]!r}")
+    if not 0 < len(label) <= MAX_LABEL or (dot and not rest):
+        raise UnencodableName(f"not a DNS name: {_quoted(name)} ({_why(label)})")
     # The parent is nearly always shared (a Service's domain, a /24's reverse zone).
-    return _LENGTHS[len(label)] + label + (_parent_wire(rest) if dot else b"\x00")
+    wire = _LENGTHS[len(label)] + label + (_parent_wire(rest) if dot else b"\x00")
+    if len(wire) > MAX_NAME:
+        raise UnencodableName(f"not a DNS name: {_quoted(name)} ({len(wire)} octets, over 255)")
+    return wire
+
+
+def _quoted(name: str) -> str:
+    return repr(name) if len(name) <= 100 else f"{name[:100]!r}... ({len(name)} characters)"
+
+
+def _why(label: bytes) -> str:
+    if len(label) > MAX_LABEL:
+        return f"a label of {len(label)} octets, over 63"
+    return "an empty label"
 
 
 @functools.lru_cache(maxsize=4096)

@@ -190,6 +190,25 @@ def test_initial_sync_then_create_modify_delete_services(fake: FakeApiServer, st
     assert count is not None and float(count.group(1)) >= 3
 
 
+def test_a_63_character_port_name_arriving_by_watch_costs_only_its_srv_record(
+    fake: FakeApiServer, start: Any
+) -> None:
+    """Issue 13, fault 1: the Service used to vanish (its encoding raised in the batch)."""
+    server = start()
+    long_port = {"name": "p" * 63, "port": 8443, "protocol": "TCP"}
+    ports = [long_port, {"name": "http", "port": 80, "protocol": "TCP"}]
+    fake.apply(service("api", "10.96.100.11", ports=ports))
+    fake.apply(service("marker", "10.96.100.12"))  # applied after api: api's turn has come
+    eventually(
+        lambda: server.a_records(f"marker.shop.svc.{ZONE}") == ["10.96.100.12"], server, "marker"
+    )
+    assert server.a_records(f"api.shop.svc.{ZONE}") == ["10.96.100.11"]
+    srv = server.udp(f"_http._tcp.api.shop.svc.{ZONE}", "SRV")
+    assert answer_data(srv, "SRV") == [f"0 100 80 api.shop.svc.{ZONE}."]
+    assert server.a_records(WEB) == ["10.96.100.10"]
+    assert server.count_lines(lambda line: "Service shop/api: 1 record(s) left out" in line) == 1
+
+
 def test_endpoint_turning_ready_and_back(fake: FakeApiServer, start: Any) -> None:
     server = start()
     db = f"db.shop.svc.{ZONE}"
