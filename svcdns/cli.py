@@ -7,6 +7,7 @@ non-zero with one line on stderr, never a traceback.
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import logging
 import sys
 import threading
@@ -19,7 +20,7 @@ from svcdns import SPEC_VERSION, __version__
 from svcdns.config import Config, ConfigError, build, read_file
 from svcdns.core.explain import explain
 from svcdns.core.model import Event
-from svcdns.core.names import under
+from svcdns.core.names import reverse_name, under
 from svcdns.core.state import ClusterState
 from svcdns.core.zonedata import PodMode
 from svcdns.core.zonefile import to_text, zone_records
@@ -134,8 +135,11 @@ def _parser() -> argparse.ArgumentParser:
     records = commands.add_parser("records", help="print every record as zone-file text")
     _add_source_options(records)
     explaining = commands.add_parser("explain", help="the answer to a name, and why")
-    explaining.add_argument("name", help="the name to explain")
+    explaining.add_argument("name", nargs="?", help="the name to explain")
     explaining.add_argument("type", nargs="?", default="A", help="record type (default A)")
+    explaining.add_argument(
+        "-x", dest="address", metavar="ADDRESS", help="explain the PTR of an address (as dig)"
+    )
     _add_source_options(explaining)
     explaining.add_argument("--upstream", action="append", metavar="ADDR[:PORT]|none")
     explaining.add_argument("--stub-domain", action="append", metavar="DOMAIN=ADDR,...")
@@ -145,7 +149,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def _config(args: argparse.Namespace) -> Config:
     values: dict[str, Any] = read_file(Path(args.config)) if args.config else {}
-    flags = {k: v for k, v in vars(args).items() if k not in ("command", "config", "name", "type")}
+    not_settings = ("command", "config", "name", "type", "address")
+    flags = {k: v for k, v in vars(args).items() if k not in not_settings}
     values.update({k: v for k, v in flags.items() if v is not None})
     if args.config:
         values["config_file"] = args.config
@@ -168,7 +173,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "records":
             return _records(config)
         if args.command == "explain":
-            return _explain(config, args.name, args.type)
+            return _explain(config, *_explained(args))
         if config.workers > 1 and worker_number() is None:
             return supervise(config, argv if argv is not None else sys.argv[1:])
         return serve(config, reread=lambda: _config(args))
@@ -200,6 +205,20 @@ def _loaded(config: Config) -> ClusterState:
 def _records(config: Config) -> int:
     print(to_text(zone_records(_loaded(config))))
     return 0
+
+
+def _explained(args: argparse.Namespace) -> tuple[str, str]:
+    """`explain`'s (name, type): `-x ADDRESS` asks the PTR of its reverse name, as dig's."""
+    if args.address is None:
+        if args.name is None:
+            raise ConfigError("explain: a name, or -x ADDRESS")
+        return args.name, args.type
+    if args.name is not None:
+        raise ConfigError("explain: a name or -x ADDRESS, not both")
+    try:
+        return reverse_name(str(ipaddress.ip_address(args.address))), "PTR"
+    except ValueError:
+        raise ConfigError(f"explain: -x {args.address[:100]!r} is not an IP address") from None
 
 
 def _explain(config: Config, name: str, qtype: str) -> int:
