@@ -4,14 +4,13 @@ Reads what `kubectl get ns,svc,endpointslices,pods -A -o yaml|json` prints (`kin
 typed API lists (`ServiceList`, whose items carry no kind) and plain multi-document YAML.
 Streaming: a JSON list is read item by item (ijson) and YAML document by document (each
 entry of a top-level `items:` list on its own, `yamlsplit`), so a 100 MB dump is never held
-parsed. A broken file raises `ManifestError` (one line naming the file); a YAML document
-holding an alias is skipped with a warning.
+parsed. A broken file raises `ManifestError` (one line naming the file), and so does a
+YAML document holding an alias: a file is read whole or not at all.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -21,8 +20,6 @@ import yaml
 
 from svcdns.core.convert import QUOTE_LIMIT
 from svcdns.sources.yamlsplit import Piece, pieces
-
-log = logging.getLogger("svcdns.manifests")
 
 # An object as found in a file: the object, its kind, and the apiVersion of the typed list
 # (`EndpointSliceList`) it is an item of ("" outside one). Items of a typed list carry
@@ -105,24 +102,21 @@ def _yaml_items(file: Path) -> Iterator[Found]:
 
 
 def _parse_piece(piece: Piece, file: Path) -> Any:
-    """The piece parsed; None (skipped, with a warning) when it holds an alias."""
+    """The piece parsed; a piece holding an alias is refused like a syntax error, so the
+    file it is in keeps its last good content instead of losing that piece's objects."""
     try:
         alias = _alias_line(piece.text)
         if alias is not None:
-            what = "list item" if piece.is_item else "document"
-            log.warning(
-                "%s: line %d: YAML alias refused, %s skipped (Kubernetes objects never use one)",
-                shown(file),
-                piece.line + alias + 1,
-                what,
+            line = piece.line + alias + 1
+            raise ManifestError(
+                f"{shown(file)}: line {line}: YAML alias refused (Kubernetes objects never use one)"
             )
-            return None
         return yaml.load(piece.text, Loader=_YAML_LOADER)
     except yaml.MarkedYAMLError as error:
         mark, where = error.problem_mark, ""
         if mark is not None:  # the place in the file, not in the piece
             where = f"line {piece.line + mark.line + 1} column {mark.column + piece.indent + 1}: "
-        raise ManifestError(f"{file}: invalid YAML: {where}{error.problem}") from None
+        raise ManifestError(f"{shown(file)}: invalid YAML: {where}{error.problem}") from None
 
 
 def _alias_line(text: bytes) -> int | None:
@@ -160,13 +154,13 @@ def file_items(file: Path) -> Iterator[Found]:
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark
         where = f"line {mark.line + 1} column {mark.column + 1}: " if mark else ""
-        raise ManifestError(f"{file}: invalid YAML: {where}{error.problem}") from None
+        raise ManifestError(f"{shown(file)}: invalid YAML: {where}{error.problem}") from None
     except (json.JSONDecodeError, ijson.JSONError) as error:
         text = " ".join(str(error).split())[:200]
-        raise ManifestError(f"{file}: invalid JSON: {text}") from None
+        raise ManifestError(f"{shown(file)}: invalid JSON: {text}") from None
     except Exception as error:  # anything a parser raises (a bad date, deep nesting...)
         text = " ".join(str(error).split())[:300]
-        raise ManifestError(f"{file}: {type(error).__name__}: {text}") from None
+        raise ManifestError(f"{shown(file)}: {type(error).__name__}: {text}") from None
 
 
 def _items(document: Any, file: Path) -> Iterator[Found]:
@@ -174,7 +168,9 @@ def _items(document: Any, file: Path) -> Iterator[Found]:
     if document is None:
         return
     if not isinstance(document, Mapping):
-        raise ManifestError(f"{file}: a document is a {type(document).__name__}, not an object")
+        raise ManifestError(
+            f"{shown(file)}: a document is a {type(document).__name__}, not an object"
+        )
     kind = str(document.get("kind", ""))
     if kind.endswith("List") and isinstance(document.get("items"), list):
         item_kind = kind[: -len("List")]
@@ -187,7 +183,7 @@ def _items(document: Any, file: Path) -> Iterator[Found]:
 
 def _items_of_list(item: Any, item_kind: str, list_version: str, file: Path) -> Iterator[Found]:
     if not isinstance(item, Mapping):
-        raise ManifestError(f"{file}: a list item is a {type(item).__name__}, not an object")
+        raise ManifestError(f"{shown(file)}: a list item is a {type(item).__name__}, not an object")
     if item.get("kind"):
         # An item naming its kind stands on its own, with its own apiVersion (`kind: List`
         # holds objects of any group).

@@ -6,13 +6,17 @@ child process that parses while the server indexes, and the polling source. An o
 cannot use is skipped with a warning; a kind at another group/version (a Knative Service)
 is not ours and is ignored (`convert`). Two files of a folder defining one object: the
 later file in sorted order wins, with a warning naming both.
+
+Each file is read whole or not at all: after the first load, a file that cannot be read (a
+syntax error, a refused alias) keeps its last good content, with one line, while the other
+files' changes apply; a poll reads again only the files that changed.
 """
 
 from __future__ import annotations
 
 import logging
 import multiprocessing
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -27,7 +31,7 @@ log = logging.getLogger("svcdns.manifests")
 SUFFIXES = (".yaml", ".yml", ".json")
 BATCH_SIZE = 500  # objects a batch: small enough to overlap, big enough to amortise a pickle
 Objects = dict[ObjectKey, KubeObject]
-Signature = tuple[tuple[str, int, int], ...]
+Stamp = tuple[int, int] | None  # a file's mtime (ns) and size; None: it cannot be stat'ed
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +52,15 @@ class Duplicate:
         return f"{what} is defined in {files} {last}; {last} wins"
 
 
-Item = KubeObject | Duplicate  # what a read yields: objects, then the duplicates found
+@dataclass(frozen=True, slots=True)
+class FileRead:
+    """In a read's stream: every object of `file` came before this."""
+
+    file: Path
+
+
+# What a read yields: each file's objects then its FileRead, then the duplicates found.
+Item = KubeObject | FileRead | Duplicate
 
 
 def files(path: Path) -> list[Path]:
@@ -59,56 +71,91 @@ def files(path: Path) -> list[Path]:
     return [path]
 
 
-def signature(path: Path) -> Signature:
-    """What changes when any manifests file is written, added or removed."""
+def stamps(path: Path) -> dict[Path, Stamp]:
+    """Each manifests file with what changes when it is written; raises ManifestError when
+    `path` is gone."""
+    return {file: _stamp(file) for file in files(path)}
+
+
+def _stamp(file: Path) -> Stamp:
     try:
-        found = files(path)
-        return tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in found)
-    except (OSError, ManifestError):
-        return ()
+        stat = file.stat()
+    except OSError:
+        return None
+    return stat.st_mtime_ns, stat.st_size
+
+
+def file_objects(file: Path, *, pods: bool = True) -> Iterator[KubeObject]:
+    """The DNS-relevant objects of one file, in order; raises ManifestError. Pods only with
+    `pods` (`--pods verified`: no other answer depends on them)."""
+    for raw, kind, list_version in file_items(file):
+        if not pods and (kind or raw.get("kind")) == "Pod":
+            continue
+        try:
+            obj = from_dict(raw, kind, list_version)
+        except ConversionError as error:
+            what = describe({**raw, "kind": kind})
+            log.warning("%s: %s skipped: %s", shown(file), what, error)
+            continue
+        if obj is not None:
+            yield obj
+
+
+class _Definitions:
+    """Which files of a folder define each object, to name those several files define."""
+
+    def __init__(self, found: Sequence[Path]) -> None:
+        self.found = found
+        # key -> the last file (its number) defining it; only for a folder of several files.
+        self._last: dict[ObjectKey, int] | None = {} if len(found) > 1 else None
+        self._several: dict[ObjectKey, list[int]] = {}  # key -> every file defining it
+
+    def add(self, obj: KubeObject, number: int) -> None:
+        if self._last is None:
+            return
+        key = key_of(obj)
+        before = self._last.get(key, number)
+        if before != number:  # files are read in order: an earlier file had it
+            self._several.setdefault(key, [before]).append(number)
+        self._last[key] = number
+
+    def duplicates(self) -> list[Duplicate]:
+        found = self.found
+        return [
+            Duplicate(key, found[numbers[0]], found[numbers[-1]], len(numbers))
+            for key, numbers in self._several.items()
+        ]
 
 
 def _converted(path: Path, *, pods: bool = True) -> Iterator[Item]:
-    """Every DNS-relevant object under `path`, in file order, then the objects that more
-    than one file defines; raises ManifestError. Pods only with `pods` (`--pods verified`:
-    no other answer depends on them)."""
+    """Every DNS-relevant object under `path`, file by file (each followed by its FileRead),
+    then the objects that more than one file defines; raises ManifestError."""
     found = files(path)
-    # key -> the last file (its number) defining it; only for a folder of several files.
-    defined: dict[ObjectKey, int] | None = {} if len(found) > 1 else None
-    duplicated: dict[ObjectKey, list[int]] = {}  # key -> every file defining it, in order
+    definitions = _Definitions(found)
     for number, file in enumerate(found):
-        for raw, kind, list_version in file_items(file):
-            if not pods and (kind or raw.get("kind")) == "Pod":
-                continue
-            try:
-                obj = from_dict(raw, kind, list_version)
-            except ConversionError as error:
-                log.warning("%s: %s skipped: %s", file, describe({**raw, "kind": kind}), error)
-                continue
-            if obj is None:
-                continue
-            if defined is not None:
-                key = key_of(obj)
-                before = defined.get(key, number)
-                if before != number:  # files are read in order: an earlier file had it
-                    duplicated.setdefault(key, [before]).append(number)
-                defined[key] = number
+        for obj in file_objects(file, pods=pods):
+            definitions.add(obj, number)
             yield obj
-    for key, numbers in duplicated.items():
-        yield Duplicate(key, found[numbers[0]], found[numbers[-1]], len(numbers))
+        yield FileRead(file)
+    yield from definitions.duplicates()
+
+
+def merged(contents: dict[Path, list[KubeObject]]) -> tuple[Objects, list[Duplicate]]:
+    """The objects of files read one by one (in sorted order), and those several define:
+    the later file's wins."""
+    definitions = _Definitions(list(contents))
+    objects: Objects = {}
+    for number, found in enumerate(contents.values()):
+        for obj in found:
+            definitions.add(obj, number)
+            objects[key_of(obj)] = obj
+    return objects, definitions.duplicates()
 
 
 def read(path: Path, *, pods: bool = True) -> tuple[Objects, list[Duplicate]]:
     """Every DNS-relevant object under `path`, and those several files define (the later
     file's wins); raises ManifestError for a broken file."""
-    objects: Objects = {}
-    duplicates: list[Duplicate] = []
-    for item in _converted(path, pods=pods):
-        if isinstance(item, Duplicate):
-            duplicates.append(item)
-        else:
-            objects[key_of(item)] = item
-    return objects, duplicates
+    return merged({file: list(file_objects(file, pods=pods)) for file in files(path)})
 
 
 def load(path: Path, *, pods: bool = True) -> Objects:
@@ -180,7 +227,9 @@ class ManifestSource:
         self.path = path
         self.pods = pods  # whether Pods are read at all (`--pods verified`)
         self.objects: Objects = {}
-        self._signature: Signature = ()
+        self._stamps: dict[Path, Stamp] = {}  # each file as it was when last read
+        self._contents: dict[Path, list[KubeObject]] = {}  # each file's last good objects
+        self._gone = False  # `path` itself was missing at the last poll (logged)
         self._duplicates: frozenset[Duplicate] = frozenset()  # warned of at the last load
 
     def initial(self) -> list[Event]:
@@ -188,17 +237,24 @@ class ManifestSource:
         return [event for events in self.initial_batches() for event in events]
 
     def initial_batches(self) -> Iterator[list[Event]]:
-        """The first load as it is parsed, batch by batch (`load_in_batches`); a broken file
-        raises ManifestError after the batches before it."""
-        self._signature = signature(self.path)
-        self.objects = {}
+        """The first load as it is parsed, batch by batch (`load_in_batches`); a broken or
+        refused file raises ManifestError after the batches before it: there is no last
+        good content to keep yet, so the caller stops, as for any other error at start."""
+        # Taken before reading: a write during the read shows up at the next poll.
+        self._stamps = stamps(self.path)
+        self.objects, self._contents = {}, {}
         duplicates: list[Duplicate] = []
+        current: list[KubeObject] = []  # the objects of the file being read
         for batch in load_in_batches(self.path, pods=self.pods):
             events: list[Event] = []
             for obj in batch:
+                if isinstance(obj, FileRead):
+                    self._contents[obj.file], current = current, []
+                    continue
                 if isinstance(obj, Duplicate):
                     duplicates.append(obj)
                     continue
+                current.append(obj)
                 key = key_of(obj)
                 if self.objects.get(key) != obj:  # a later duplicate replaces an earlier one
                     self.objects[key] = obj
@@ -207,21 +263,38 @@ class ManifestSource:
         self._warn(duplicates)
 
     def poll(self) -> list[Event]:
-        """Events since the last good load; none when unchanged or broken (logged once)."""
-        current = signature(self.path)
-        if current == self._signature:
-            return []
-        # Remembered before reading: a write during the read shows up at the next poll.
-        self._signature = current
+        """Events since the last poll; none when unchanged. A file that changed but cannot
+        be read keeps its last good content (nothing, for a new file), logged once."""
         try:
-            objects, duplicates = read(self.path, pods=self.pods)
+            current = stamps(self.path)
         except ManifestError as error:
-            log.error("keeping the last good state: %s", error)
+            if not self._gone:
+                log.error("keeping the last good state: %s", error)
+            self._gone = True
             return []
+        self._gone = False
+        if current == self._stamps:
+            return []
+        contents: dict[Path, list[KubeObject]] = {}
+        read_any = False
+        for file, stamp in current.items():
+            kept = self._contents.get(file)
+            if kept is not None and stamp is not None and self._stamps.get(file) == stamp:
+                contents[file] = kept
+                continue
+            try:
+                contents[file] = list(file_objects(file, pods=self.pods))
+                read_any = True
+            except ManifestError as error:
+                log.error("keeping the last good state: %s", error)
+                contents[file] = kept or []
+        self._stamps, self._contents = current, contents
+        objects, duplicates = merged(contents)
         self._warn(duplicates)
         events = diff(self.objects, objects)
         self.objects = objects
-        log.info("reloaded %s: %d objects, %d changed", self.path, len(objects), len(events))
+        if read_any or events:
+            log.info("reloaded %s: %d objects, %d changed", self.path, len(objects), len(events))
         return events
 
     def _warn(self, duplicates: list[Duplicate]) -> None:

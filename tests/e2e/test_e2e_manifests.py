@@ -102,7 +102,23 @@ def test_manifest_edit_becomes_visible(tmp_path: Path, start_server: ServerFacto
     assert addresses(server, NEW) == ["10.96.100.77"]
 
 
-def test_broken_edit_keeps_last_good_state(tmp_path: Path, start_server: ServerFactory) -> None:
+# A file that cannot be used as a whole: a syntax error, or a document refused for an alias
+# (here the file's only document, so refusing it alone would empty the file).
+UNUSABLE_FILES = [
+    pytest.param("items:\n  - kind: Service\n   bad: [unclosed\n", "invalid YAML", id="syntax"),
+    pytest.param(
+        "apiVersion: v1\nkind: Service\nmetadata: &meta {name: web, namespace: shop}\n"
+        "spec: {clusterIP: 10.96.100.99}\nx-again: *meta\n",
+        "YAML alias refused",
+        id="alias",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "problem"), UNUSABLE_FILES)
+def test_broken_edit_keeps_last_good_state(
+    tmp_path: Path, start_server: ServerFactory, text: str, problem: str
+) -> None:
     path = tmp_path / "cluster.yaml"
     path.write_text(small_manifest(), encoding="utf-8")
     server = start_server(path)
@@ -111,9 +127,10 @@ def test_broken_edit_keeps_last_good_state(tmp_path: Path, start_server: ServerF
     def is_keep_line(line: str) -> bool:
         return str(path) in line and "keeping the last good state" in line
 
-    write_atomically(path, "items:\n  - kind: Service\n   bad: [unclosed\n")
+    write_atomically(path, text)
     line = server.wait_for_line(is_keep_line, timeout=POLL_DEADLINE)
     assert line is not None, f"no 'keeping the last good state' line:\n{server.stderr_text()}"
+    assert problem in line
     # Keep asking for a while (several poll intervals): the old answer stays, logged once.
     deadline = time.monotonic() + 1.0
     while time.monotonic() < deadline:
@@ -127,6 +144,22 @@ def test_broken_edit_keeps_last_good_state(tmp_path: Path, start_server: ServerF
     written = time.monotonic()
     wait_visible(lambda: addresses(server, WEB) == ["10.96.100.99"], written, "fixed file")
     assert server.count_lines(is_keep_line) == 1, server.stderr_text()
+
+
+@pytest.mark.parametrize(("text", "problem"), UNUSABLE_FILES)
+def test_broken_file_at_start_exits_with_one_line(tmp_path: Path, text: str, problem: str) -> None:
+    # Nothing good to keep yet: the server does not start half a file, and says why.
+    path = tmp_path / "cluster.yaml"
+    path.write_text(small_manifest() + "---\n" + text, encoding="utf-8")
+    for command in ("serve", "records"):
+        args = [command, "--manifests", str(path)]
+        if command == "serve":
+            args += ["--listen", "127.0.0.1:0", "--http", "none", "--upstream", "none"]
+        result = run_svcdns(args)
+        assert result.returncode == 1, result.stderr
+        (line,) = result.stderr.splitlines()
+        assert line.startswith(f"svcdns: {path}: ") and problem in line
+        assert result.stdout == ""
 
 
 def test_folder_of_manifests(tmp_path: Path, start_server: ServerFactory) -> None:

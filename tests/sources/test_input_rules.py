@@ -1,5 +1,6 @@
 """Hostile input to the manifests source: kinds of another group/version are ignored, two
-files defining one object are warned of once, and YAML aliases are refused unexpanded."""
+files defining one object are warned of once, and YAML aliases are refused unexpanded: the
+file holding one is refused whole, like a file with a syntax error."""
 
 from __future__ import annotations
 
@@ -54,7 +55,7 @@ spec:
 SHOP = Namespace("shop")
 SHOP_KEY = ObjectKey("Namespace", "", "shop")
 SHOP_YAML = "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n"
-REFUSED = "YAML alias refused, {} skipped (Kubernetes objects never use one)"
+REFUSED = "YAML alias refused (Kubernetes objects never use one)"
 
 
 @pytest.fixture
@@ -339,16 +340,17 @@ def test_an_alias_bomb_is_refused_unexpanded(
 ) -> None:
     bomb = alias_bomb()
     assert 16_000 < len(bomb) < 17_000
-    path = write(tmp_path / "bomb.yaml", bomb + "---\n" + CORE_WEB_YAML)
+    path = write(tmp_path / "bomb.yaml", CORE_WEB_YAML + "---\n" + bomb)
     tracemalloc.start()
     try:
-        objects = load(path)
+        with pytest.raises(manifests.ManifestError) as caught:
+            load(path)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert objects == {WEB: CORE_WEB}  # the rest of the file still loads
     assert peak < 2_000_000
-    assert logged.messages == [f"{path}: line 6: {REFUSED.format('document')}"]
+    assert str(caught.value) == f"{path}: line 11: {REFUSED}"  # the file, refused whole
+    assert logged.messages == []
 
 
 ANCHORED_SERVICE = """\
@@ -380,21 +382,28 @@ items:
 API = Service("shop", "api", ServiceKind.CLUSTER_IP, cluster_ips=("10.96.0.11",))
 
 
-def test_an_alias_in_a_valid_service_is_refused_with_one_line(
+def test_an_alias_in_a_valid_service_refuses_its_file_with_one_line(
     tmp_path: Path, logged: pytest.LogCaptureFixture, yaml_loader: str
 ) -> None:
     path = write(tmp_path / "c.yaml", "---\n".join([CORE_WEB_YAML, ANCHORED_SERVICE, SHOP_YAML]))
-    assert load(path) == {WEB: CORE_WEB, SHOP_KEY: SHOP}
-    assert logged.messages == [f"{path}: line 12: {REFUSED.format('document')}"]
+    with pytest.raises(manifests.ManifestError) as caught:
+        load(path)
+    assert str(caught.value) == f"{path}: line 12: {REFUSED}"
+    assert logged.messages == []
 
 
-def test_an_alias_in_a_list_item_refuses_that_item_only(
+def test_an_alias_in_a_list_item_refuses_its_file(
     tmp_path: Path, logged: pytest.LogCaptureFixture, yaml_loader: str
 ) -> None:
     path = write(tmp_path / "list.yaml", LIST_WITH_ALIAS)
-    # An anchor alone is harmless: the first item loads.
-    assert load(path) == {ObjectKey("Service", "shop", "api"): API, SHOP_KEY: SHOP}
-    assert logged.messages == [f"{path}: line 10: {REFUSED.format('list item')}"]
+    with pytest.raises(manifests.ManifestError) as caught:
+        load(path)
+    assert str(caught.value) == f"{path}: line 10: {REFUSED}"
+    # An anchor alone is harmless: without the item naming it, the list loads.
+    without_alias = LIST_WITH_ALIAS.replace("  metadata: *meta\n", "  metadata: {name: x}\n")
+    objects = load(write(path, without_alias))
+    assert objects[ObjectKey("Service", "shop", "api")] == API and objects[SHOP_KEY] == SHOP
+    assert logged.messages == []
 
 
 def test_stars_that_are_not_aliases_still_load(
@@ -429,9 +438,7 @@ def test_a_server_on_a_hostile_folder(tmp_path: Path, start_server: ServerFactor
     folder = tmp_path / "manifests"
     api = service_yaml("api", "10.96.100.20")
     write(folder / "a.yaml", "---\n".join([SHOP_YAML, CORE_WEB_YAML, api]))
-    b_yaml = "---\n".join(
-        [KNATIVE_WEB_YAML, api.replace(".20", ".21"), ANCHORED_SERVICE.replace("api", "anchored")]
-    )
+    b_yaml = "---\n".join([KNATIVE_WEB_YAML, api.replace(".20", ".21")])
     write(folder / "b.yaml", b_yaml)
     server = start_server(folder)
 
@@ -445,14 +452,21 @@ def test_a_server_on_a_hostile_folder(tmp_path: Path, start_server: ServerFactor
 
     assert addresses("web") == ["10.96.0.10"]
     assert addresses("api") == ["10.96.100.21"]
-    assert addresses("anchored") is None
-    refused = f"{folder / 'b.yaml'}: line 21: {REFUSED.format('document')}"
-    assert server.count_lines(lambda text: refused in text) == 1, server.stderr_text()
     assert duplicate_lines() == 1, server.stderr_text()
     assert not any("knative" in line or "10.96.6.66" in line for line in server.lines)
 
+    # An edit to b adding an aliased document is refused whole: b keeps its last good
+    # content (api stays .21) while another file's change still applies.
+    anchored = ANCHORED_SERVICE.replace("api", "anchored")
+    write_atomically(folder / "b.yaml", "---\n".join([b_yaml.replace(".21", ".22"), anchored]))
+    refused = f"{folder / 'b.yaml'}: line 21: {REFUSED}"
+    assert server.wait_for_line(lambda text: refused in text, 3.0), server.stderr_text()
     write_atomically(folder / "c.yaml", service_yaml("extra", "10.96.100.50"))
     assert poll(lambda: addresses("extra") == ["10.96.100.50"], timeout=3.0)
+    assert addresses("api") == ["10.96.100.21"]
+    assert addresses("anchored") is None
+    assert server.count_lines(lambda text: refused in text) == 1, server.stderr_text()
+
     write_atomically(folder / "b.yaml", b_yaml.replace(".21", ".22"))
     assert poll(lambda: addresses("api") == ["10.96.100.22"], timeout=3.0)
     assert addresses("web") == ["10.96.0.10"]

@@ -135,3 +135,104 @@ def test_any_parser_failure_is_a_manifest_error(tmp_path: Path, text: str, probl
         load(path)
     assert str(caught.value).startswith(f"{path}: ")
     assert problem in str(caught.value) and "\n" not in str(caught.value)
+
+
+# -- a broken or refused file keeps its last good content ----------------------------------
+
+ALIAS_ONLY_YAML = """\
+apiVersion: v1
+kind: Service
+metadata: &meta {name: web, namespace: shop}
+spec: {clusterIP: 10.96.0.10}
+x-copy: *meta
+"""
+# What makes a file unusable: a YAML syntax error, and a document refused for an alias.
+BROKEN_FILES = [
+    pytest.param("kind: [\n", "invalid YAML", id="syntax-error"),
+    pytest.param(ALIAS_ONLY_YAML, "line 5: YAML alias refused", id="alias-only-document"),
+    pytest.param(
+        SERVICE_YAML.replace("web", "other") + "---\n" + ALIAS_ONLY_YAML,
+        "line 10: YAML alias refused",
+        id="alias-in-second-document",
+    ),
+    pytest.param(
+        "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Namespace\n"
+        "  metadata: &m {name: shop}\n- apiVersion: v1\n  kind: Namespace\n  metadata: *m\n",
+        "line 9: YAML alias refused",
+        id="alias-in-a-list-item",
+    ),
+]
+WEB_KEY = ObjectKey("Service", "shop", "web")
+SHOP_KEY = ObjectKey("Namespace", "", "shop")
+
+
+def service_yaml(name: str, ip: str) -> str:
+    return SERVICE_YAML.replace("name: web", f"name: {name}").replace("10.96.0.10", ip)
+
+
+def rewrite(path: Path, text: str, *, mtime: int) -> None:
+    """`text` into `path` with a new mtime even on a coarse clock: the poll sees the edit."""
+    path.write_text(text)
+    os.utime(path, ns=(mtime, mtime))
+
+
+def errors(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+@pytest.mark.parametrize(("text", "problem"), BROKEN_FILES)
+def test_a_broken_or_refused_file_keeps_its_last_good_content(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, text: str, problem: str
+) -> None:
+    path = write(tmp_path / "c.yaml", SERVICE_YAML)
+    source = ManifestSource(path)
+    assert source.initial() == [Upsert(load(path)[WEB_KEY])]
+    rewrite(path, text, mtime=1)
+    with caplog.at_level(logging.WARNING):
+        assert source.poll() == []  # nothing deleted, nothing half-applied
+        assert source.poll() == []  # unchanged: not read (nor logged) again
+    assert list(source.objects) == [WEB_KEY]
+    (line,) = [r.getMessage() for r in caplog.records]  # one line, and nothing else
+    assert line.startswith(f"keeping the last good state: {path}: ")
+    assert problem in line
+    rewrite(path, service_yaml("web", "10.96.0.99"), mtime=2)
+    (event,) = source.poll()
+    assert isinstance(event, Upsert) and isinstance(event.obj, Service)
+    assert event.obj.cluster_ips == ("10.96.0.99",)
+
+
+@pytest.mark.parametrize(("text", "problem"), BROKEN_FILES)
+def test_a_broken_file_of_a_folder_keeps_its_content_while_the_others_change(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, text: str, problem: str
+) -> None:
+    a = write(tmp_path / "a.yaml", service_yaml("web", "10.96.0.10"))
+    b = write(tmp_path / "b.yaml", service_yaml("api", "10.96.0.20"))
+    c = tmp_path / "c.yaml"
+    api = ObjectKey("Service", "shop", "api")
+    source = ManifestSource(tmp_path)
+    source.initial()
+    web = source.objects[WEB_KEY]
+    rewrite(a, text, mtime=1)
+    rewrite(b, service_yaml("api", "10.96.0.21"), mtime=1)
+    with caplog.at_level(logging.ERROR):
+        assert source.poll() == [Upsert(load(b)[api])]  # b's edit, and only that
+        rewrite(b, service_yaml("api", "10.96.0.22"), mtime=2)
+        assert source.poll() == [Upsert(load(b)[api])]  # a is not logged again
+        write(c, text)  # a new file broken from the start: nothing to keep, nothing added
+        assert source.poll() == []
+    assert source.objects == {WEB_KEY: web, api: load(b)[api]}
+    assert [line.split(": ")[1] for line in errors(caplog)] == [str(a), str(c)]
+    assert all(problem in line for line in errors(caplog))
+    a.unlink()  # a file gone takes its last good content with it
+    assert source.poll() == [Delete(WEB_KEY)]
+
+
+@pytest.mark.parametrize(("text", "problem"), BROKEN_FILES)
+def test_a_broken_or_refused_file_at_start_is_an_error(
+    tmp_path: Path, text: str, problem: str
+) -> None:
+    write(tmp_path / "a.yaml", SERVICE_YAML)
+    path = write(tmp_path / "b.yaml", text)
+    with pytest.raises(ManifestError) as caught:
+        ManifestSource(tmp_path).initial()
+    assert str(caught.value).startswith(f"{path}: ") and problem in str(caught.value)
