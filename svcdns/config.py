@@ -115,8 +115,11 @@ def parse_listen(text: str) -> ListenAddress:
 
 def _zone(text: str) -> str:
     zone = text.strip().strip(".").lower()
-    if not zone or any(not label for label in zone.split(".")):
-        raise ConfigError(f"--zone {text!r}: not a domain name")
+    labels = zone.split(".")
+    if not zone or any(not 0 < len(label.encode()) <= 63 for label in labels):
+        raise ConfigError(f"--zone {text[:100]!r}: not a domain name")
+    if len(zone.encode()) > 253:  # RFC 1035 2.3.4: 255 octets in wire form
+        raise ConfigError(f"--zone {text[:100]!r}: longer than a domain name may be")
     return zone
 
 

@@ -48,6 +48,8 @@ def test_defaults() -> None:
         pytest.param({"tcp_max_connections": 0}, "--tcp-max-connections", id="max-conn-zero"),
         pytest.param({"pods": "bogus"}, "--pods 'bogus'", id="pods"),
         pytest.param({"zone": ".."}, "--zone", id="zone"),
+        pytest.param({"zone": "a" * 64 + ".local"}, "not a domain name", id="zone-long-label"),
+        pytest.param({"zone": ".".join(["a" * 63] * 4)}, "longer than", id="zone-too-long"),
         pytest.param({"workers": 0}, "--workers", id="workers"),
         pytest.param({"upstream": ["dns.google"]}, "--upstream 'dns.google'", id="upstream-name"),
         pytest.param({"upstream": ["1.2.3.4:0"]}, "--upstream", id="upstream-port"),

@@ -18,6 +18,7 @@ zone. Imports only the core.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 
 from svcdns.core.names import under
@@ -33,7 +34,7 @@ from svcdns.core.wire import (
     name_text,
     name_wire,
 )
-from svcdns.core.zonedata import ServiceRecords
+from svcdns.core.zonedata import ServiceRecords, srv_set
 
 ServiceKey = tuple[str, str]  # (namespace, name)
 _ADDRESS_TYPES = (RRType.A, RRType.AAAA)
@@ -84,6 +85,9 @@ class RecordIndex:
         self.interior: dict[bytes, int] = {}
         self.rrsets = RRsetView(self)
         self._owners_of: dict[ServiceKey, tuple[bytes, ...]] = {}
+        # Endpoint names' SRV sets, implied (see `set_service`): Service domain -> the port
+        # numbers every endpoint name under it held in `addresses` has an SRV for.
+        self.endpoint_ports: dict[bytes, tuple[int, ...]] = {}
 
     def exists(self, name: str) -> bool:
         """Whether a name has records or records below it (RFC 4592 empty non-terminals)."""
@@ -112,7 +116,13 @@ class RecordIndex:
             return decode_blob(owner, inflate(value))
         if table_id == ADDRESS:
             rtype = RRType.A if len(value) == 4 else RRType.AAAA
-            return {rtype: (Record(owner, rtype, self.ttl, address_text(value)),)}
+            found: dict[int, RRset] = {
+                rtype: (Record(owner, rtype, self.ttl, address_text(value)),)
+            }
+            ports = self.endpoint_ports.get(wire[1 + wire[0] :])
+            if ports:  # an endpoint name: its SRV set, implied by its Service's ports
+                found[RRType.SRV] = tuple(srv_set(owner, ((p, owner) for p in ports), self.ttl))
+            return found
         return {RRType.PTR: (Record(owner, RRType.PTR, self.ttl, name_text(value)),)}
 
     def _form(
@@ -141,7 +151,14 @@ class RecordIndex:
 
         A record whose owner or target name cannot be encoded (a 64-octet label, a name
         over 255 octets) is left out alone, and its owner and reason appended to
-        `left_out`: every other record of the Service is still served."""
+        `left_out`: every other record of the Service is still served.
+
+        Every endpoint name has an SRV set (one per port, target itself); a Service's
+        endpoints nearly always share their ports, so the set is implied: the ports most
+        of them have are kept once for the Service (`endpoint_ports`), each endpoint name
+        with exactly those stays a packed address, and any other is stored as a blob (a
+        blob owner's RRsets are all in the blob). 124,000 endpoint names would cost about
+        16 MB more as blobs."""
         wires: dict[str, bytes] = {}
         records = _encodable(records, wires, [] if left_out is None else left_out)
         new: dict[bytes, tuple[str, tuple[Record, ...]]] = {
@@ -150,6 +167,13 @@ class RecordIndex:
         old_owners = self._owners_of.get(key, ())
         if not new and not old_owners:
             return set()
+        domain = _domain_wire(key, self.zone)
+        implied = {
+            wire: _implied_ports(owner, rrs, self.ttl)
+            for wire, (owner, rrs) in new.items()
+            if wire[1 + wire[0] :] == domain
+        }
+        ports = _most_common(implied.values())
         addresses = {
             owner: [r for r in rrs if r.rtype in _ADDRESS_TYPES] for owner, rrs in records.items()
         }
@@ -164,8 +188,15 @@ class RecordIndex:
             merged = mine
             if current is not None and not under(owner, self.zone):
                 merged = _merge_shared(self.decoded(owner, wire) or {}, key, mine)
-            form = self._form(owner, merged, addresses, wires) if merged else None
-            if form != current:
+            form = None
+            if wire in implied and implied[wire] != ports:
+                form = BLOB, deflate(encode_blob(owner, _by_type(merged), addresses, wires))
+            elif wire in implied:
+                address = tuple(r for r in merged if r.rtype != RRType.SRV)
+                form = self._form(owner, address, addresses, wires)
+            elif merged:
+                form = self._form(owner, merged, addresses, wires)
+            if form != current or (wire in implied and ports != self._implied_at(domain)):
                 changed.add(owner)
             if current is not None:
                 del self._tables[current[0]][wire]
@@ -174,11 +205,18 @@ class RecordIndex:
                 # reference the same objects, so a target name is held once.
                 self._tables[form[0]][wire] = form[1]
         self._count_interior(self._ancestors(old_owners), self._ancestors(new))
+        if ports and domain is not None:
+            self.endpoint_ports[domain] = _SHARED_PORTS.setdefault(ports, ports)
+        elif domain is not None:
+            self.endpoint_ports.pop(domain, None)
         if new:
             self._owners_of[key] = tuple(new)
         else:
             self._owners_of.pop(key, None)
         return changed
+
+    def _implied_at(self, domain: bytes | None) -> tuple[int, ...]:
+        return () if domain is None else self.endpoint_ports.get(domain, ())
 
     def snapshot(self) -> RecordIndex:
         """A copy of the tables as they are now (shallow: the bytes are shared), to decode
@@ -187,6 +225,7 @@ class RecordIndex:
         copy.blobs.update(self.blobs)
         copy.addresses.update(self.addresses)
         copy.pointers.update(self.pointers)
+        copy.endpoint_ports.update(self.endpoint_ports)
         return copy
 
     def records(self) -> list[Record]:
@@ -226,6 +265,33 @@ class RecordIndex:
 
 
 _NAMED_TARGETS = (RRType.CNAME, RRType.PTR)
+# Port tuples are few (most Services expose one or two ports): one object each.
+_SHARED_PORTS: dict[tuple[int, ...], tuple[int, ...]] = {}
+
+
+def _domain_wire(key: ServiceKey, zone: str) -> bytes | None:
+    try:
+        return name_wire(f"{key[1]}.{key[0]}.svc.{zone}")
+    except UnencodableName:
+        return None
+
+
+def _implied_ports(owner: str, records: tuple[Record, ...], ttl: int) -> tuple[int, ...] | None:
+    """The ports of an endpoint name whose records are one address with the zone TTL and
+    exactly the SRV set `srv_set` makes for those ports; None for anything else."""
+    address = [r for r in records if r.rtype in _ADDRESS_TYPES]
+    if len(address) != 1 or address[0].ttl != ttl:
+        return None
+    srvs = [r for r in records if r.rtype == RRType.SRV]
+    if len(srvs) + 1 != len(records):
+        return None
+    ports = tuple(sorted(r.data.port for r in srvs if isinstance(r.data, SRVData)))
+    return ports if srv_set(owner, ((p, owner) for p in ports), ttl) == srvs else None
+
+
+def _most_common(found: Iterable[tuple[int, ...] | None]) -> tuple[int, ...]:
+    counts = Counter(ports for ports in found if ports is not None)
+    return counts.most_common(1)[0][0] if counts else ()
 
 
 def _encodable(

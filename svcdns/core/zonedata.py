@@ -69,26 +69,30 @@ def endpoint_label(*, hostname: str, pod_name: str, address: str, use_pod_name: 
 def ready_endpoints(
     service: Service, slices: Sequence[EndpointSlice], *, use_pod_name: bool
 ) -> list[NamedEndpoint]:
-    """Ready addresses merged across all slices, de-duplicated by address (first slice wins)."""
-    seen: set[str] = set()
-    merged = []
+    """Ready addresses merged across all slices, de-duplicated by address: the first slice
+    (by name) names an address, and its ports are those of every slice that lists it (spec
+    2.4.2: one SRV per port per ready endpoint)."""
+    merged: dict[str, NamedEndpoint] = {}
     for endpoint_slice in sorted(slices, key=lambda s: s.name):
         for group in endpoint_slice.groups:
             for endpoint in group.endpoints:
                 if not (endpoint.ready or service.publish_not_ready):
                     continue
                 for address in endpoint.addresses:
-                    if address in seen:
+                    seen = merged.get(address)
+                    if seen is not None:
+                        if seen.ports != group.ports:
+                            ports = (*seen.ports, *(p for p in group.ports if p not in seen.ports))
+                            merged[address] = NamedEndpoint(seen.label, address, ports)
                         continue
-                    seen.add(address)
                     label = endpoint_label(
                         hostname=endpoint.hostname,
                         pod_name=endpoint.pod_name,
                         address=address,
                         use_pod_name=use_pod_name,
                     )
-                    merged.append(NamedEndpoint(label, address, group.ports))
-    return merged
+                    merged[address] = NamedEndpoint(label, address, group.ports)
+    return list(merged.values())
 
 
 def _srv_owner(port: Port, domain: str) -> str:
@@ -103,14 +107,18 @@ def _srv_records(
     for port, target in targets:
         if port.name:  # spec 2.3.2 / 2.4.2: only named ports get SRV records
             by_owner[_srv_owner(port, domain)][(port.port, target)] = None
-    records: dict[str, list[Record]] = {}
-    for owner, entries in by_owner.items():
-        weight = max(1, 100 // len(entries))
-        records[owner] = [
-            Record(owner, RRType.SRV, ttl, SRVData(0, weight, number, target))
-            for number, target in sorted(entries)
-        ]
-    return records
+    return {owner: srv_set(owner, entries, ttl) for owner, entries in by_owner.items()}
+
+
+def srv_set(owner: str, entries: Iterable[tuple[int, str]], ttl: int) -> list[Record]:
+    """One SRV per distinct (port, target), priority 0, weight floor(100/N) with a minimum
+    of 1 (as CoreDNS), in port then target order."""
+    unique = sorted(set(entries))
+    weight = max(1, 100 // len(unique)) if unique else 0
+    return [
+        Record(owner, RRType.SRV, ttl, SRVData(0, weight, number, target))
+        for number, target in unique
+    ]
 
 
 def _is_ip(text: str) -> bool:
@@ -124,9 +132,11 @@ def _is_ip(text: str) -> bool:
 def _add_endpoint(
     out: dict[str, list[Record]], endpoint: NamedEndpoint, domain: str, ttl: int
 ) -> str:
-    """The endpoint's own name (spec 2.4.1) and its PTR (2.4.4); returns that name."""
+    """The endpoint's own name (spec 2.4.1), its PTR (2.4.4), and SRV at its name with each
+    of its ports, unnamed ones too (CoreDNS; the spec is silent); returns that name."""
     host = f"{endpoint.label}.{domain}"
     out[host].append(Record(host, address_type(endpoint.address), ttl, endpoint.address))
+    out[host] += srv_set(host, ((port.port, host) for port in endpoint.ports), ttl)
     ptr_owner = reverse_name(endpoint.address)
     out[ptr_owner].append(Record(ptr_owner, RRType.PTR, ttl, host))
     return host
@@ -148,6 +158,9 @@ def service_records(
             out[domain].append(Record(domain, address_type(ip), ttl, ip))
             out[reverse_name(ip)].append(Record(reverse_name(ip), RRType.PTR, ttl, domain))
         out.update(_srv_records(((port, domain) for port in service.ports), domain, ttl))
+        # SRV at the Service name itself: every port, unnamed ones too, target the name
+        # (CoreDNS; the spec is silent).
+        out[domain] += srv_set(domain, ((port.port, domain) for port in service.ports), ttl)
         # Endpoint names and PTRs exist behind a ClusterIP too (CoreDNS; the spec is silent),
         # but the service name and its SRV records point at the ClusterIP (spec 2.3).
         for endpoint in ready_endpoints(service, slices, use_pod_name=settings.endpoint_pod_names):
@@ -162,4 +175,7 @@ def service_records(
             )
             srv_targets += [(port, host) for port in endpoint.ports]
         out.update(_srv_records(srv_targets, domain, ttl))
+        # SRV at the Service name: every port of every ready endpoint (CoreDNS).
+        if srv_targets:
+            out[domain] += srv_set(domain, ((p.port, host) for p, host in srv_targets), ttl)
     return {owner: tuple(records) for owner, records in out.items()}

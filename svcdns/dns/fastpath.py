@@ -8,8 +8,9 @@ come from a template holding the current SOA, so a serial bump can never leave a
 It answers only what it is sure of and returns None for everything else, which the handler
 gives to the full parser: anything not a plain IN query with at most a well-formed OPT, EDNS
 version above 0, ANY, zone transfers, special names (apex, `dns-version`, `ns.dns`,
-`<ns>.svc`, pods), CNAMEs into the zone, names outside the zone, and any time before the
-first sync. The same input gets the same reply either way; `tests/dns/test_fastpath.py`
+`<ns>.svc`, pods), CNAMEs into the zone, SRV at an endpoint name (its set is implied by its
+Service's ports, `RecordIndex.endpoint_ports`), names outside the zone, and any time before
+the first sync. The same input gets the same reply either way; `tests/dns/test_fastpath.py`
 compares the two paths. No sockets, no clocks, no dnslib.
 """
 
@@ -35,6 +36,7 @@ _TC = 0x02
 _RD = 0x01
 _CD = 0x10
 _CNAME = 5
+_SRV = b"\x00\x21"
 _SLOW_TYPES = frozenset((251, 252, 255))  # IXFR, AXFR, ANY: the full path decides
 _SLOW_TYPE_BYTES = frozenset(t.to_bytes(2, "big") for t in _SLOW_TYPES)
 _NXDOMAIN = 3
@@ -60,6 +62,7 @@ class FastPath:
         self._blobs = index.blobs
         self._addresses = index.addresses
         self._pointers = index.pointers
+        self._endpoint_ports = index.endpoint_ports
         # With forwarding on, an ExternalName's target outside the zones is looked up too.
         self.chase_external = False
         self.refresh()
@@ -133,6 +136,8 @@ class FastPath:
                         opt,
                     )
                 )
+            if qtype == _SRV and name[1 + name[0] :] in self._endpoint_ports:
+                return None  # an endpoint name's implied SRV set: the full path spells it
             return self._nodata(data, question_end, name, qtype, opt, limit)
         target = self._pointers.get(name)
         if target is not None:

@@ -237,6 +237,17 @@ CLUSTER: tuple[Raw, ...] = (
         [port("http", 80)],
     ),
     cluster_ip("tools", "api", "10.96.200.5", ports=[port("grpc", 8443)]),
+    # shop/multi: headless; 10.244.8.1 is in two slices with different ports (issue 13).
+    headless("shop", "multi", ports=[port("http", 80), port("metrics", 9100)]),
+    endpoint_slice(
+        "shop",
+        "multi-a",
+        "multi",
+        [endpoint("10.244.8.1"), endpoint("10.244.8.2")],
+        [port("http", 80)],
+    ),
+    endpoint_slice("shop", "multi-b", "multi", [endpoint("10.244.8.1")], [port("metrics", 9100)]),
+    service("shop", "portless", type="ClusterIP", clusterIP="10.96.100.50"),
     pod("shop", "web-0", "Running", "10.244.1.10"),
     pod("shop", "done-pod", "Succeeded", "10.244.1.99"),
     pod("tools", "api-0", "Running", "10.244.7.7", ["10.244.7.7", "fd00:10:244::77"]),
@@ -500,11 +511,51 @@ ROWS = [
     answered("clusterip-a-with-edns", "web.shop.svc.cluster.local", "A", [WEB_A], edns=True),
     nodata("clusterip-aaaa-of-v4-only-nodata", "web.shop.svc.cluster.local", "AAAA"),
     nodata("clusterip-txt-nodata", "web.shop.svc.cluster.local", "TXT"),
-    nodata("clusterip-srv-at-service-name-nodata", "web.shop.svc.cluster.local", "SRV"),
+    # SRV at the Service name itself: every port, the unnamed one too, as CoreDNS answers
+    # (the spec is silent; issue 13).
+    answered(
+        "clusterip-srv-at-service-name-every-port",
+        "web.shop.svc.cluster.local",
+        "SRV",
+        [
+            "web.shop.svc.cluster.local. 5 IN SRV 0 33 80 web.shop.svc.cluster.local.",
+            "web.shop.svc.cluster.local. 5 IN SRV 0 33 8080 web.shop.svc.cluster.local.",
+            "web.shop.svc.cluster.local. 5 IN SRV 0 33 9090 web.shop.svc.cluster.local.",
+        ],
+        additional=[WEB_A],
+    ),
+    nodata(
+        "clusterip-without-ports-srv-at-service-name-nodata",
+        "portless.shop.svc.cluster.local",
+        "SRV",
+    ),
+    answered(
+        "clusterip-endpoint-name-srv-its-own-ports",
+        "10-244-1-10.web.shop.svc.cluster.local",
+        "SRV",
+        [
+            "10-244-1-10.web.shop.svc.cluster.local. 5 IN SRV 0 100 8080 "
+            "10-244-1-10.web.shop.svc.cluster.local."
+        ],
+        additional=["10-244-1-10.web.shop.svc.cluster.local. 5 IN A 10.244.1.10"],
+    ),
     # An unnamed port (web's 8080) would have been published under an empty port label.
     nxdomain("clusterip-unnamed-port-has-no-srv", "_._tcp.web.shop.svc.cluster.local", "SRV"),
     nodata("clusterip-cname-nodata", "web.shop.svc.cluster.local", "CNAME"),
-    answered("clusterip-any-returns-a", "web.shop.svc.cluster.local", "ANY", [WEB_A]),
+    answered(
+        "clusterip-any-returns-a-and-srv",
+        "web.shop.svc.cluster.local",
+        "ANY",
+        [
+            WEB_A,
+            *[
+                "web.shop.svc.cluster.local. 5 IN SRV 0 33 80 web.shop.svc.cluster.local.",
+                "web.shop.svc.cluster.local. 5 IN SRV 0 33 8080 web.shop.svc.cluster.local.",
+                "web.shop.svc.cluster.local. 5 IN SRV 0 33 9090 web.shop.svc.cluster.local.",
+            ],
+        ],
+        additional=[WEB_A],
+    ),
     answered(
         "clusterip-srv-named-port-with-additional",
         "_http._tcp.web.shop.svc.cluster.local",
@@ -583,6 +634,21 @@ ROWS = [
         "dual.shop.svc.cluster.local",
         "ANY",
         [
+            "dual.shop.svc.cluster.local. 5 IN A 10.96.100.30",
+            "dual.shop.svc.cluster.local. 5 IN AAAA fd00:10:96::1e",
+            "dual.shop.svc.cluster.local. 5 IN SRV 0 100 80 dual.shop.svc.cluster.local.",
+        ],
+        additional=[
+            "dual.shop.svc.cluster.local. 5 IN A 10.96.100.30",
+            "dual.shop.svc.cluster.local. 5 IN AAAA fd00:10:96::1e",
+        ],
+    ),
+    answered(
+        "dual-stack-srv-at-service-name-a-and-aaaa-additional",
+        "dual.shop.svc.cluster.local",
+        "SRV",
+        ["dual.shop.svc.cluster.local. 5 IN SRV 0 100 80 dual.shop.svc.cluster.local."],
+        additional=[
             "dual.shop.svc.cluster.local. 5 IN A 10.96.100.30",
             "dual.shop.svc.cluster.local. 5 IN AAAA fd00:10:96::1e",
         ],
@@ -686,6 +752,74 @@ ROWS = [
     ),
     nxdomain(
         "headless-srv-wrong-protocol-nxdomain", "_mysql._udp.db.shop.svc.cluster.local", "SRV"
+    ),
+    answered(
+        "headless-srv-at-service-name-every-endpoint-and-port",
+        "db.shop.svc.cluster.local",
+        "SRV",
+        [
+            "db.shop.svc.cluster.local. 5 IN SRV 0 33 3306 db-0.db.shop.svc.cluster.local.",
+            "db.shop.svc.cluster.local. 5 IN SRV 0 33 3306 db-1.db.shop.svc.cluster.local.",
+            "db.shop.svc.cluster.local. 5 IN SRV 0 33 3306 db-3.db.shop.svc.cluster.local.",
+        ],
+        additional=DB_HOSTS,
+    ),
+    answered(
+        "headless-srv-at-endpoint-name",
+        "DB-0.db.shop.svc.cluster.local",
+        "SRV",
+        ["DB-0.db.shop.svc.cluster.local. 5 IN SRV 0 100 3306 db-0.db.shop.svc.cluster.local."],
+        additional=[DB_HOSTS[0]],
+    ),
+    nxdomain(
+        "headless-srv-at-not-ready-endpoint-nxdomain", "db-2.db.shop.svc.cluster.local", "SRV"
+    ),
+    # An address in two slices with different ports: an SRV for each port (spec 2.4.2).
+    answered(
+        "headless-address-in-two-slices-first-slices-port",
+        "_http._tcp.multi.shop.svc.cluster.local",
+        "SRV",
+        [
+            "_http._tcp.multi.shop.svc.cluster.local. 5 IN SRV 0 50 80 "
+            "10-244-8-1.multi.shop.svc.cluster.local.",
+            "_http._tcp.multi.shop.svc.cluster.local. 5 IN SRV 0 50 80 "
+            "10-244-8-2.multi.shop.svc.cluster.local.",
+        ],
+        additional=[
+            "10-244-8-1.multi.shop.svc.cluster.local. 5 IN A 10.244.8.1",
+            "10-244-8-2.multi.shop.svc.cluster.local. 5 IN A 10.244.8.2",
+        ],
+    ),
+    answered(
+        "headless-address-in-two-slices-second-slices-port",
+        "_metrics._tcp.multi.shop.svc.cluster.local",
+        "SRV",
+        [
+            "_metrics._tcp.multi.shop.svc.cluster.local. 5 IN SRV 0 100 9100 "
+            "10-244-8-1.multi.shop.svc.cluster.local."
+        ],
+        additional=["10-244-8-1.multi.shop.svc.cluster.local. 5 IN A 10.244.8.1"],
+    ),
+    answered(
+        "headless-address-in-two-slices-srv-at-its-name-both-ports",
+        "10-244-8-1.multi.shop.svc.cluster.local",
+        "SRV",
+        [
+            "10-244-8-1.multi.shop.svc.cluster.local. 5 IN SRV 0 50 80 "
+            "10-244-8-1.multi.shop.svc.cluster.local.",
+            "10-244-8-1.multi.shop.svc.cluster.local. 5 IN SRV 0 50 9100 "
+            "10-244-8-1.multi.shop.svc.cluster.local.",
+        ],
+        additional=["10-244-8-1.multi.shop.svc.cluster.local. 5 IN A 10.244.8.1"],
+    ),
+    answered(
+        "headless-address-in-two-slices-a-once",
+        "multi.shop.svc.cluster.local",
+        "A",
+        [
+            "multi.shop.svc.cluster.local. 5 IN A 10.244.8.1",
+            "multi.shop.svc.cluster.local. 5 IN A 10.244.8.2",
+        ],
     ),
     answered(
         "headless-publish-not-ready-a",

@@ -197,3 +197,48 @@ def test_a_big_rrset_is_stored_deflated_and_reads_back_whole() -> None:
     assert {r.data.target for r in records if isinstance(r.data, SRVData)} == {
         f"10-244-7-{n}.db.shop.svc.cluster.local" for n in range(1, 61)
     }
+
+
+def test_endpoint_names_stay_packed_addresses_with_their_srv_set_implied() -> None:
+    """Every endpoint name has an SRV per port (CoreDNS); the set is kept once per Service,
+    not per name: 124,000 endpoint names would cost about 16 MB more as blobs."""
+    state = ClusterState(ZoneSettings())
+    upsert(state, headless("db"))
+    upsert(state, slice_("db-1", "db", ("10.244.7.1", True), ("10.244.7.2", True)))
+    domain = name_wire("db.shop.svc.cluster.local")
+    assert state.index.endpoint_ports == {domain: (8080,)}
+    for host in ("10-244-7-1", "10-244-7-2"):
+        owner = f"{host}.db.shop.svc.cluster.local"
+        assert name_wire(owner) in state.index.addresses
+        srv = state.index.rrsets[owner][RRType.SRV]
+        assert [r.data for r in srv] == [SRVData(0, 100, 8080, owner)]
+
+
+def test_an_endpoint_with_other_ports_than_its_peers_is_stored_whole() -> None:
+    state = ClusterState(ZoneSettings())
+    upsert(state, headless("db"))
+    upsert(state, slice_("db-1", "db", ("10.244.7.1", True), ("10.244.7.2", True)))
+    other = slice_("db-2", "db", ("10.244.7.2", True))
+    other["ports"] = [{"name": "admin", "port": 9000}]
+    upsert(state, other, T0 + 1)
+    odd = "10-244-7-2.db.shop.svc.cluster.local"
+    assert name_wire(odd) in state.index.blobs
+    assert [r.data.port for r in state.index.rrsets[odd][RRType.SRV]] == [8080, 9000]
+    assert name_wire("10-244-7-1.db.shop.svc.cluster.local") in state.index.addresses
+    state.apply(Delete(ObjectKey("EndpointSlice", "shop", "db-2")), now=T0 + 2)
+    assert name_wire(odd) in state.index.addresses  # back in step with its peers
+
+
+def test_a_port_change_changes_every_endpoint_name_and_the_serial() -> None:
+    state = ClusterState(ZoneSettings())
+    upsert(state, headless("db"))
+    upsert(state, slice_("db-1", "db", ("10.244.7.1", True)))
+    moved = slice_("db-1", "db", ("10.244.7.1", True))
+    moved["ports"] = [{"name": "http", "port": 8081}]
+    changed = upsert(state, moved, T0 + 5)
+    assert "10-244-7-1.db.shop.svc.cluster.local" in changed
+    assert state.serial == T0 + 5
+    srv = state.index.rrsets["10-244-7-1.db.shop.svc.cluster.local"][RRType.SRV]
+    assert [r.data.port for r in srv] == [8081]
+    state.apply(Delete(ObjectKey("Service", "shop", "db")), now=T0 + 6)
+    assert state.index.endpoint_ports == {}
