@@ -125,12 +125,12 @@ class Recursion:
         parsed = plain_question(data, udp=True)
         if parsed is None:
             return None
-        end, edns, limit = parsed
+        end, opt, limit = parsed
         if not self.allows(_host(client)):
             return None
         now = time.monotonic()
         entry = self.cache.get(data[12:end], now)
-        return None if entry is None else _from_entry(entry, data, end, edns, limit, now)
+        return None if entry is None else _from_entry(entry, data, end, opt, limit, now)
 
     async def loop_check(self) -> Upstream | None:
         """CoreDNS's `loop`: a random name under the root, sent to each upstream in turn;
@@ -154,24 +154,24 @@ class Recursion:
     async def answer(self, data: bytes, outside: Outside, client: Any) -> bytes:
         if outside.chase:
             return await self._chase(data, outside, client)
-        end, edns = outside.question_end, outside.edns
+        end, opt = outside.question_end, outside.opt
         if self._probe and outside.name == self._probe:
             self._looped = True  # our own probe came back: answer it and do not pass it on
-            return error_reply(data, end, SERVFAIL, edns=edns, recursion=True)
+            return error_reply(data, end, SERVFAIL, opt=opt, recursion=True)
         servers = self.servers_for(outside.name)
         if not servers or not self.allows(_host(client)):
-            return error_reply(data, end, REFUSED, edns=edns, recursion=False)
+            return error_reply(data, end, REFUSED, opt=opt, recursion=False)
         question = data[12:end]
         now = time.monotonic()
         entry = self.cache.get(question, now)
         if entry is not None:
             answered_from.set("cache")
-            return _from_entry(entry, data, end, edns, outside.limit, now)
+            return _from_entry(entry, data, end, opt, outside.limit, now)
         answered_from.set("upstream")
         try:
             reply = await self._shared(question, servers)
         except Overloaded:
-            return error_reply(data, end, SERVFAIL, edns=edns, recursion=True)
+            return error_reply(data, end, SERVFAIL, opt=opt, recursion=True)
         if reply is None:
             stale = self._serve_stale and self.cache.stale(question, now, within=self._serve_stale)
             if stale:  # RFC 8767: every upstream failed; an expired answer beats none
@@ -181,29 +181,29 @@ class Recursion:
                     rcode=stale.rcode,
                     counts=stale.counts,
                     body=stale_body(stale),
-                    edns=edns,
+                    opt=opt,
                     limit=outside.limit,
                 )
-            return error_reply(data, end, SERVFAIL, edns=edns, recursion=True)
+            return error_reply(data, end, SERVFAIL, opt=opt, recursion=True)
         stored = self.cache.peek(question, time.monotonic())
         if stored is not None:  # the first asker gets the capped TTLs the others will
-            return _from_entry(stored, data, end, edns, outside.limit, time.monotonic())
+            return _from_entry(stored, data, end, opt, outside.limit, time.monotonic())
         try:
-            return client_reply(reply, data, end, edns=edns, limit=outside.limit)
+            return client_reply(reply, data, end, opt=opt, limit=outside.limit)
         except (ValueError, IndexError) as error:
             # Any name a client asks may come back unreadable: one line per 10 s at most.
             self._report_unreadable(error, repr(outside.name[:100]))
-            return error_reply(data, end, SERVFAIL, edns=edns, recursion=True)
+            return error_reply(data, end, SERVFAIL, opt=opt, recursion=True)
 
     async def _chase(self, data: bytes, outside: Outside, client: Any) -> bytes:
         """An ExternalName: our CNAME, then its target's records from upstream (cached as
         any forwarded answer, under the target's question)."""
-        end, edns, query = outside.question_end, outside.edns, outside.query
+        end, opt, query = outside.question_end, outside.opt, outside.query
         assert query is not None
         udp = outside.limit < MAX_TCP_MESSAGE
         servers = self.servers_for(outside.name)
         if not servers or not self.allows(_host(client)):
-            return error_reply(data, end, REFUSED, edns=edns, recursion=False)
+            return error_reply(data, end, REFUSED, opt=opt, recursion=False)
         question = outside.target_question
         entry = self.cache.get(question, time.monotonic())
         answered_from.set("upstream" if entry is None else "cache")
@@ -213,7 +213,7 @@ class Recursion:
             except Overloaded:
                 reply = None
             if reply is None:
-                return error_reply(data, end, SERVFAIL, edns=edns, recursion=True)
+                return error_reply(data, end, SERVFAIL, opt=opt, recursion=True)
             entry = self.cache.peek(question, time.monotonic())
             if entry is None:
                 return chased_reply(query, outside.chase, reply, udp=udp)
@@ -255,13 +255,13 @@ def _host(client: Any) -> str:
     return str(client[0]) if isinstance(client, tuple) else str(client or "")
 
 
-def _from_entry(entry: Entry, data: bytes, end: int, edns: bool, limit: int, now: float) -> bytes:
+def _from_entry(entry: Entry, data: bytes, end: int, opt: bytes, limit: int, now: float) -> bytes:
     return reply_from_cache(
         data,
         end,
         rcode=entry.rcode,
         counts=entry.counts,
         body=served_body(entry, now),
-        edns=edns,
+        opt=opt,
         limit=limit,
     )

@@ -24,6 +24,7 @@ TC = 0x0200
 RD = 0x0100
 CD = 0x0010
 RA = 0x0080
+DO = 0x8000  # in the OPT's TTL field (RFC 3225)
 CLASS_IN = 1
 CLASSIC_UDP_SIZE = 512  # RFC 1035 section 4.2.1
 OUR_UDP_SIZE = 1232  # advertised in our OPT (DNS flag day 2020 value)
@@ -64,6 +65,7 @@ class Header:
 class Edns:
     payload: int
     version: int
+    do: bool = False  # DNSSEC OK (RFC 3225): copied into the reply's OPT
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +114,7 @@ def parse_query(data: bytes) -> Query:
     edns = None
     if options:
         opt = options[0]
-        edns = Edns(payload=opt.rclass, version=(opt.ttl >> 16) & 0xFF)
+        edns = Edns(payload=opt.rclass, version=(opt.ttl >> 16) & 0xFF, do=bool(opt.ttl & DO))
     question = record.q
     labels = question.qname.label
     # dnslib reads names it could not write back: RFC 1035 2.3.4 limits are checked here.
@@ -168,7 +170,9 @@ def encode_reply(query: Query, result: Answer, *, udp: bool, recursion: bool = F
     header = dnslib.DNSHeader(id=query.header.id, rcode=rcode & 0xF, **bits)
     opt = []
     if query.edns is not None:
-        opt = [dnslib.EDNS0(udp_len=OUR_UDP_SIZE, ext_rcode=rcode >> 4)]
+        # RFC 3225 3: the DO bit of the query is copied into the response.
+        edns_flags = "do" if query.edns.do else ""
+        opt = [dnslib.EDNS0(udp_len=OUR_UDP_SIZE, ext_rcode=rcode >> 4, flags=edns_flags)]
     sections = [_rrsets(s, query) for s in (result.answer, result.authority, result.additional)]
 
     def pack(counts: tuple[int, int, int]) -> bytes:

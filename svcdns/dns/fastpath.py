@@ -26,8 +26,11 @@ CLASSIC_UDP = 512  # RFC 1035 4.2.1
 MAX_UDP = 65507
 MAX_TCP = 65535  # RFC 1035 4.2.2: the length prefix
 OPT_TYPE = b"\x00\x29"
-# Our OPT (RFC 6891 6.1.2): root owner, payload 1232, extended rcode 0, version 0, no flags.
+# Our OPT (RFC 6891 6.1.2): root owner, payload 1232, extended rcode 0, version 0, no flags;
+# and the same with DO set, for queries that set it (RFC 3225 3: DO is copied to the reply).
 OUR_OPT = b"\x00\x00\x29\x04\xd0\x00\x00\x00\x00\x00\x00"
+OUR_OPT_DO = b"\x00\x00\x29\x04\xd0\x00\x00\x80\x00\x00\x00"
+_DO_AT = 7  # offset of the DO bit's byte in an OPT record (owner, type, class, rcode, version)
 _ONE_QUESTION_NO_ANSWERS = b"\x00\x01\x00\x00\x00\x00"
 _CLASS_IN = b"\x00\x01"
 _QR_OPCODE = 0xF8
@@ -112,7 +115,7 @@ class FastPath:
             if payload < 0:
                 return None
             limit = min(max(CLASSIC_UDP, payload), MAX_UDP) if udp else MAX_TCP
-            opt = OUR_OPT
+            opt = our_opt(data, question_end)
         else:
             return None
         qtype = data[end + 1 : end + 3]
@@ -274,6 +277,11 @@ def _positive(
     if len(reply) > limit:
         return _truncate(reply, question_end + answer_size, limit, opt, arcount)
     return reply
+
+
+def our_opt(data: bytes, start: int) -> bytes:
+    """The OPT our reply carries for the well-formed OPT at `start` of a query: DO copied."""
+    return OUR_OPT_DO if data[start + _DO_AT] & 0x80 else OUR_OPT
 
 
 def opt_payload(data: bytes, start: int, size: int) -> int:

@@ -2,7 +2,8 @@
 
 The client gets its own ID, its question bytes (its letter case), its RD and CD bits, RA
 set and AA clear (the answer is not ours), the upstream's rcode and records, and our OPT
-when it sent one (the upstream's OPT is removed). The upstream's records may point into
+when it sent one, DO copied (the upstream's OPT is removed). `opt` below is that OPT, or
+empty when the client sent none. The upstream's records may point into
 its question; the client's question has the same length at the same place, so they stay
 valid. A reply that does not fit the client's size is cut to the question with TC.
 """
@@ -11,11 +12,10 @@ from __future__ import annotations
 
 import struct
 
-from svcdns.dns.fastpath import opt_payload, skip_name
+from svcdns.dns.fastpath import opt_payload, our_opt, skip_name
 
 HEADER_SIZE = 12
 OPT_TYPE = 41
-OUR_OPT = b"\x00\x00\x29\x04\xd0\x00\x00\x00\x00\x00\x00"
 _COUNTS = struct.Struct("!HHHH")
 _QR_RA = 0x8080
 _RD = 0x0100
@@ -35,7 +35,7 @@ def question_end(data: bytes) -> int:
             return position + 4
 
 
-def client_reply(upstream: bytes, query: bytes, end: int, *, edns: bool, limit: int) -> bytes:
+def client_reply(upstream: bytes, query: bytes, end: int, *, opt: bytes, limit: int) -> bytes:
     """`upstream`'s answer to the question `query[12:end]`, as the client gets it."""
     flags = int.from_bytes(upstream[2:4], "big")
     ancount, nscount, arcount = struct.unpack_from("!HHH", upstream, 6)
@@ -62,7 +62,6 @@ def client_reply(upstream: bytes, query: bytes, end: int, *, edns: bool, limit: 
     reply_flags = _QR_RA | (query_flags & (_RD | _CD)) | (flags & _TC) | (flags & 0xF)
     if sections_end < 0:
         sections_end = len(kept)
-    opt = OUR_OPT if edns else b""
     head = query[:2] + reply_flags.to_bytes(2, "big")
     question = query[HEADER_SIZE:end]
     reply = b"".join(
@@ -88,12 +87,11 @@ def reply_from_cache(
     rcode: int,
     counts: tuple[int, int, int],
     body: bytes,
-    edns: bool,
+    opt: bytes,
     limit: int,
 ) -> bytes:
     """A cached upstream answer (records after the question, no OPT) for this client."""
     flags = _QR_RA | (int.from_bytes(query[2:4], "big") & (_RD | _CD)) | rcode
-    opt = OUR_OPT if edns else b""
     answer, authority, additional = counts
     reply = b"".join(
         (
@@ -111,9 +109,9 @@ def reply_from_cache(
     return query[:2] + (flags | _TC).to_bytes(2, "big") + counts_tc + query[HEADER_SIZE:end] + opt
 
 
-def plain_question(data: bytes, *, udp: bool) -> tuple[int, bool, int] | None:
-    """(question end, EDNS, size limit) of a plain IN query with at most a good OPT (what
-    the fast path accepts), or None: then the full parser decides."""
+def plain_question(data: bytes, *, udp: bool) -> tuple[int, bytes, int] | None:
+    """(question end, our OPT for the reply or b"", size limit) of a plain IN query with at
+    most a good OPT (what the fast path accepts), or None: then the full parser decides."""
     size = len(data)
     if size < HEADER_SIZE + 5 or data[2] & 0xF8 or data[4:10] != b"\x00\x01\x00\x00\x00\x00":
         return None
@@ -135,20 +133,19 @@ def plain_question(data: bytes, *, udp: bool) -> tuple[int, bool, int] | None:
     if not data[HEADER_SIZE:position].isascii():
         return None
     if data[10:12] == b"\x00\x00":
-        return (end, False, 512 if udp else 65535) if size == end else None
+        return (end, b"", 512 if udp else 65535) if size == end else None
     if data[10:12] != b"\x00\x01":
         return None
     payload = opt_payload(data, end, size)
     if payload < 0:
         return None
-    return end, True, (min(max(512, payload), 65507) if udp else 65535)
+    return end, our_opt(data, end), (min(max(512, payload), 65507) if udp else 65535)
 
 
-def error_reply(query: bytes, end: int, rcode: int, *, edns: bool, recursion: bool) -> bytes:
+def error_reply(query: bytes, end: int, rcode: int, *, opt: bytes, recursion: bool) -> bytes:
     """SERVFAIL or REFUSED with the client's question (and our OPT), not authoritative."""
     flags = 0x8000 | (int.from_bytes(query[2:4], "big") & (_RD | _CD)) | rcode
     if recursion:
         flags |= 0x0080
-    opt = OUR_OPT if edns else b""
     counts = _COUNTS.pack(1, 0, 0, bool(opt))
     return query[:2] + flags.to_bytes(2, "big") + counts + query[HEADER_SIZE:end] + opt

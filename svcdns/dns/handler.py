@@ -28,7 +28,7 @@ from svcdns.dns.codec import (
     parse_query,
     read_header,
 )
-from svcdns.dns.fastpath import FastPath
+from svcdns.dns.fastpath import OUR_OPT, OUR_OPT_DO, FastPath
 from svcdns.dns.forwarded import question_end
 
 log = logging.getLogger("svcdns.handler")
@@ -62,6 +62,14 @@ class BoundedReport:
 
 
 _ZONE_TRANSFERS = (RRType.AXFR, RRType.IXFR)
+
+
+def _opt_of(query: Query) -> bytes:
+    if query.edns is None:
+        return b""
+    return OUR_OPT_DO if query.edns.do else OUR_OPT
+
+
 _REFUSED = Answer(Rcode.REFUSED, authoritative=False)
 
 
@@ -82,7 +90,7 @@ class Outside:
 
     name: str
     question_end: int
-    edns: bool
+    opt: bytes  # the OPT the client's reply carries (DO copied), b"" without EDNS
     limit: int
     # An ExternalName (spec 2.5) whose target is outside the zones: our CNAME records, the
     # target's question to forward, and the parsed query to answer with both.
@@ -182,7 +190,7 @@ class Handler:
                 if end < 0:  # a compressed question: nothing to forward it as
                     return encode_reply(query, _REFUSED, udp=udp)
                 limit = query.udp_limit() if udp else MAX_TCP_MESSAGE
-                return Outside(query.name, end, edns=query.edns is not None, limit=limit)
+                return Outside(query.name, end, opt=_opt_of(query), limit=limit)
             chase = self._external_target(query, result, data, udp=udp)
             if chase is not None:
                 return chase
@@ -210,7 +218,7 @@ class Handler:
         if end < 0:
             return None
         limit = query.udp_limit() if udp else MAX_TCP_MESSAGE
-        return Outside(target, end, query.edns is not None, limit, result.answer, question, query)
+        return Outside(target, end, _opt_of(query), limit, result.answer, question, query)
 
     def resolve(self, query: Query) -> Answer | None:
         """The answer, or None for a name outside the zones when forwarding is on."""

@@ -44,7 +44,15 @@ ZONE = (b"cluster", b"local")
 TYPES = ("A", "AAAA", "SRV", "PTR", "TXT", "MX", "CNAME")
 COOKIE = dns.edns.GenericOption(dns.edns.OptionType.COOKIE, b"\x01\x02\x03\x04\x05\x06\x07\x08")
 # (use_edns, payload, options): none, the classic size, the flag-day size, large, a cookie.
-EDNS_VARIANTS = ((-1, 0, []), (0, 512, []), (0, 1232, []), (0, 4096, []), (0, 1232, [COOKIE]))
+# (use_edns, payload, options, DO)
+EDNS_VARIANTS = (
+    (-1, 0, [], False),
+    (0, 512, [], False),
+    (0, 1232, [], False),
+    (0, 4096, [], False),
+    (0, 1232, [COOKIE], False),
+    (0, 1232, [], True),
+)
 
 
 @cache
@@ -155,9 +163,14 @@ def test_fast_reply_means_what_the_full_reply_means(name: str) -> None:
     handler = cluster()
     for spelling, flags in variants(name):
         for rdtype in TYPES:
-            for use_edns, payload, options in EDNS_VARIANTS:
+            for use_edns, payload, options, dnssec in EDNS_VARIANTS:
                 query = dns.message.make_query(
-                    spelling, rdtype, use_edns=use_edns, payload=payload, options=options
+                    spelling,
+                    rdtype,
+                    use_edns=use_edns,
+                    payload=payload,
+                    options=options,
+                    want_dnssec=dnssec,
                 )
                 query.flags = flags
                 wire = query.to_wire()
@@ -229,6 +242,20 @@ def test_fast_path_answers_every_plain_question_of_the_table() -> None:
                 unexpected.append(f"{name} {rdtype} answered={answered}")
     assert unexpected == []
     assert declined < len(table_names()) * len(TYPES) / 2
+
+
+@pytest.mark.parametrize(
+    "name", ["web.shop.svc.cluster.local", "nosuch.shop.svc.cluster.local"], ids=["hit", "miss"]
+)
+def test_the_do_bit_is_copied_by_both_paths(name: str) -> None:
+    """RFC 3225 3: the DO bit of the query MUST be copied in the response."""
+    for dnssec in (True, False):
+        wire = dns.message.make_query(name, "A", use_edns=0, want_dnssec=dnssec).to_wire()
+        fast, full = differ(cluster(), wire, udp=True)
+        for reply in (fast, full):
+            assert reply is not None
+            flags = dns.message.from_wire(reply).ednsflags
+            assert bool(flags & dns.flags.DO) == dnssec
 
 
 def test_negative_soa_is_written_in_our_letter_case() -> None:

@@ -71,6 +71,24 @@ def ask(
     return dns.query.udp(query, server.host, port=server.port, timeout=timeout, source=source)
 
 
+def test_the_do_bit_is_copied_into_forwarded_cached_and_refused_replies(
+    start_server: ServerFactory, upstream: UpstreamServer
+) -> None:
+    """RFC 3225 3, on the forwarding paths: the first (upstream) answer, the cached one
+    (served before any parsing) and a REFUSED one for a client outside --allow-recursion."""
+    server = forwarding(start_server, upstream, extra=("--allow-recursion", "127.0.0.1/32"))
+    for source in ("127.0.0.1", "127.0.0.1", "127.0.0.2"):  # upstream, cache, refused
+        for want_dnssec in (True, False):
+            query = dns.message.make_query(NAME, "A", use_edns=0, want_dnssec=want_dnssec)
+            reply = dns.query.udp(query, server.host, port=server.port, timeout=6, source=source)
+            refused = source == "127.0.0.2"
+            assert reply.rcode() == (dns.rcode.REFUSED if refused else dns.rcode.NOERROR)
+            assert answer_data(reply, "A") == ([] if refused else ["192.0.2.10"])
+            assert reply.edns == 0
+            assert bool(reply.ednsflags & dns.flags.DO) == want_dnssec, (source, want_dnssec)
+    assert asked(upstream) == [(f"{NAME}.", "udp")]
+
+
 def test_a_name_outside_the_zones_is_forwarded(
     start_server: ServerFactory, upstream: UpstreamServer
 ) -> None:

@@ -48,7 +48,8 @@ from conftest import (
     udp_query,
 )
 
-WEB = "web.shop.svc.cluster.local"
+ZONE = "cluster.local"
+WEB = f"web.shop.svc.{ZONE}"
 WEB_A = f"{WEB}. 5 IN A 10.96.100.10"
 WEB_SRV = f"_http._tcp.{WEB}"
 BIG = "big.shop.svc.cluster.local"
@@ -162,6 +163,38 @@ def test_edns_version_1_gets_badvers(cluster_server: ServerProcess) -> None:
     assert reply.rcode() == dns.rcode.BADVERS == 16
     assert reply.edns == 0, "BADVERS is carried in an OPT record of our version"
     assert reply.answer == []
+
+
+@pytest.mark.parametrize(
+    ("qname", "rdtype", "rcode"),
+    [
+        pytest.param(WEB, "A", dns.rcode.NOERROR, id="fast-path-answer"),
+        pytest.param(f"nosuch.shop.svc.{ZONE}", "A", dns.rcode.NXDOMAIN, id="fast-path-negative"),
+        pytest.param(WEB, "ANY", dns.rcode.NOERROR, id="full-path-any"),
+        pytest.param(ZONE, "SOA", dns.rcode.NOERROR, id="full-path-apex"),
+        pytest.param("example.com", "A", dns.rcode.REFUSED, id="full-path-refused"),
+    ],
+)
+@pytest.mark.parametrize("tcp", [False, True], ids=["udp", "tcp"])
+def test_the_do_bit_is_copied_into_the_reply(
+    cluster_server: ServerProcess, qname: str, rdtype: str, rcode: int, tcp: bool
+) -> None:
+    """RFC 3225 3: "the DO bit of the query MUST be copied in the response"; a query
+    without it gets a reply without it."""
+    ask = cluster_server.tcp if tcp else cluster_server.udp
+    reply = ask(qname, rdtype, use_edns=0, want_dnssec=True)
+    assert reply.rcode() == rcode
+    assert reply.edns == 0 and reply.ednsflags & dns.flags.DO
+    assert reply.payload == 1232
+    plain = ask(qname, rdtype, use_edns=0)
+    assert plain.rcode() == rcode
+    assert plain.edns == 0 and not plain.ednsflags & dns.flags.DO
+
+
+def test_badvers_copies_the_do_bit(cluster_server: ServerProcess) -> None:
+    reply = cluster_server.udp(WEB, "A", use_edns=1, want_dnssec=True)
+    assert reply.rcode() == dns.rcode.BADVERS
+    assert reply.ednsflags & dns.flags.DO
 
 
 # -- truncation ----------------------------------------------------------------------------
