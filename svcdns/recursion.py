@@ -129,7 +129,9 @@ class Recursion:
         if not self.allows(_host(client)):
             return None
         now = time.monotonic()
-        entry = self.cache.get(data[12:end], now)
+        # Not a miss yet: the question may be the zone's (then it never reaches the cache),
+        # and a forwarded one is counted once, in `answer`.
+        entry = self.cache.get(data[12:end], now, count_miss=False)
         return None if entry is None else _from_entry(entry, data, end, opt, limit, now)
 
     async def loop_check(self) -> Upstream | None:

@@ -147,11 +147,13 @@ class ForwardCache:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def get(self, question: bytes, now: float) -> Entry | None:
+    def get(self, question: bytes, now: float, *, count_miss: bool = True) -> Entry | None:
+        """The live entry (a hit, moved to the front), or None (a miss, counted only when
+        `count_miss`: a look-up before the question is known to be forwarded is not one)."""
         key = question_key(question)
         entry = self._entries.get(key)
         if entry is None or entry.expires <= now:
-            self.misses += 1
+            self.misses += count_miss
             return None
         self._entries.move_to_end(key)
         self.hits += 1
