@@ -20,6 +20,7 @@ import struct
 
 from svcdns.core.state import ClusterState
 from svcdns.core.wire import DEFLATED, POINTER, TYPE_HEADER, inflate
+from svcdns.dns.rotation import Rotation
 
 HEADER_SIZE = 12
 CLASSIC_UDP = 512  # RFC 1035 4.2.1
@@ -39,6 +40,7 @@ _TC = 0x02
 _RD = 0x01
 _CD = 0x10
 _CNAME = 5
+_ROTATED = (1, 28)  # A, AAAA
 _SRV = b"\x00\x21"
 _SLOW_TYPES = frozenset((251, 252, 255))  # IXFR, AXFR, ANY: the full path decides
 _SLOW_TYPE_BYTES = frozenset(t.to_bytes(2, "big") for t in _SLOW_TYPES)
@@ -59,8 +61,10 @@ _ONE_ANSWER = {
 
 
 class FastPath:
-    def __init__(self, state: ClusterState) -> None:
+    def __init__(self, state: ClusterState, rotation: Rotation | None = None) -> None:
         self.state = state
+        # Multi-address answers start one record later each time (`dns.rotation`).
+        self.rotation = rotation or Rotation()
         index = state.index
         self._blobs = index.blobs
         self._addresses = index.addresses
@@ -169,6 +173,10 @@ class FastPath:
                 ):
                     return None  # the chase needs the answerer (or the upstream)
                 body = blob[start : start + anlen + arlen]
+                if ancount > 1 and rtype in _ROTATED and self.rotation.enabled:
+                    # Every record of an address RRset has one size (the owner a pointer).
+                    shift = self.rotation.turn(name, rtype, ancount) * (anlen // ancount)
+                    body = body[shift:anlen] + body[:shift] + body[anlen:]
                 return _positive(data, question_end, ancount, arcount, body, anlen, opt, limit)
             position = start + anlen + arlen
         return self._nodata(data, question_end, name, qtype, opt, limit)

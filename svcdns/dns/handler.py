@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from svcdns.core.answer import REVERSE_ZONES, Answer, answer
@@ -30,6 +30,7 @@ from svcdns.dns.codec import (
 )
 from svcdns.dns.fastpath import OUR_OPT, OUR_OPT_DO, FastPath
 from svcdns.dns.forwarded import question_end
+from svcdns.dns.rotation import Rotation
 
 log = logging.getLogger("svcdns.handler")
 FAILURE_REPORT_INTERVAL = 10  # seconds between log lines about failures a client can cause
@@ -112,10 +113,13 @@ OutsideFn = Callable[[bytes, Outside, Any], Awaitable[bytes | None]]
 
 
 class Handler:
-    def __init__(self, state: ClusterState, *, forwarding: bool = False) -> None:
+    def __init__(
+        self, state: ClusterState, *, forwarding: bool = False, rotate: bool = True
+    ) -> None:
         self.state = state
         self.forwarding = forwarding  # names outside the zones: Outside, else REFUSED
-        self.fast = FastPath(state)
+        self.rotation = Rotation(enabled=rotate)  # shared: one turn per owner either path
+        self.fast = FastPath(state, self.rotation)
         self.fast.chase_external = forwarding
         self._report_fast_failure = BoundedReport("fast path failures, answered by the full path")
         self._report_malformed = BoundedReport("malformed packets the parser choked on (FORMERR)")
@@ -194,6 +198,8 @@ class Handler:
             chase = self._external_target(query, result, data, udp=udp)
             if chase is not None:
                 return chase
+            if len(result.answer) > 1:
+                result = replace(result, answer=self.rotation.records(result.answer))
             return encode_reply(query, result, udp=udp)
         except Exception as error:  # one bad answer must not take the server down
             self._report_servfail(error, f"{query.name[:100]!r} type {query.qtype}: {error}")
