@@ -13,7 +13,11 @@ Invariants:
   truncated answers are never kept;
 - a served TTL is the stored one (capped as above) less the time since it was stored,
   never below 0; an entry past its life is not served, except by `stale` when every
-  upstream failed (RFC 8767), with TTL 30.
+  upstream failed (RFC 8767), with TTL 30;
+- an answer's A or AAAA RRset of more than one record whose owners are one compression
+  pointer to an earlier name (what every upstream writes) is served rotated by one record
+  each time (CoreDNS `loadbalance` does this to cached answers too); nothing can point
+  into such a run, so moving its records keeps the message valid.
 Imports no other part of svcdns.
 """
 
@@ -26,6 +30,7 @@ from dataclasses import dataclass
 HEADER_SIZE = 12
 MAX_BYTES = 32 * 1024 * 1024  # the default byte bound: a TCP answer can be 64 KB
 ENTRY_OVERHEAD = 400  # bytes an entry costs beyond its key and records (tracemalloc)
+ROTATION_OVERHEAD = 200  # and one with a rotatable RRset: its runs and served count
 OPT, SOA = 41, 6
 NOERROR, NXDOMAIN = 0, 3
 _TC = 0x0200
@@ -40,6 +45,10 @@ class Entry:
     body: bytes  # the records after the question, OPT removed
     ttl_offsets: tuple[int, ...]  # where each record's TTL sits in `body`
     ttls: tuple[int, ...]  # those TTLs, capped at the entry's life
+    # Rotatable address RRsets: (start in `body`, record size, records), and how many
+    # times the entry was served, for where the rotation starts; () and None for most.
+    runs: tuple[tuple[int, int, int], ...] = ()
+    served: list[int] | None = None
 
 
 def question_key(question: bytes) -> bytes:
@@ -58,7 +67,13 @@ def _skip_name(message: bytes, position: int) -> int:
 
 
 def parse_entry(
-    reply: bytes, question_length: int, now: float, *, max_ttl: int, max_negative_ttl: int
+    reply: bytes,
+    question_length: int,
+    now: float,
+    *,
+    max_ttl: int,
+    max_negative_ttl: int,
+    rotate: bool = True,
 ) -> Entry | None:
     """What of `reply` may be cached, and for how long; None when nothing."""
     flags = int.from_bytes(reply[2:4], "big")
@@ -72,6 +87,7 @@ def parse_entry(
     ttls: list[int] = []
     soa_life = -1
     counts = [ancount, nscount, 0]
+    runs = _Runs()
     for index in range(ancount + nscount + arcount):
         start = position
         owner_end = _skip_name(reply, position)
@@ -79,6 +95,8 @@ def parse_entry(
         position = owner_end + 10 + rdlength
         if position > len(reply):
             return None
+        if index < ancount:
+            runs.add(reply, start, owner_end, position, len(body))
         if index >= ancount + nscount:
             if rtype == OPT:
                 continue
@@ -101,7 +119,69 @@ def parse_entry(
     for offset, ttl in zip(offsets, capped, strict=True):
         struct.pack_into("!I", body, offset, ttl)  # stored as first served: capped
     counted = (counts[0], counts[1], counts[2])
-    return Entry(now, now + life, rcode, counted, bytes(body), tuple(offsets), capped)
+    found = runs.done() if rotate else ()
+    return Entry(
+        now,
+        now + life,
+        rcode,
+        counted,
+        bytes(body),
+        tuple(offsets),
+        capped,
+        found,
+        [0] if found else None,
+    )
+
+
+class _Runs:
+    """Finds the rotatable address RRsets of an answer section, record by record."""
+
+    def __init__(self) -> None:
+        self.found: list[tuple[int, int, int]] = []
+        self._key = b""  # owner pointer, type and class of the run so far
+        self._start = self._size = self._count = 0
+
+    def add(self, reply: bytes, start: int, owner_end: int, end: int, at: int) -> None:
+        fixed = reply[owner_end : owner_end + 4]  # type and class
+        pointer = owner_end - start == 2 and reply[start] & 0xC0 == 0xC0
+        address = fixed[:2] in (_A, _AAAA) and end - owner_end - 10 == _SIZES[fixed[:2]]
+        key = reply[start:owner_end] + fixed if pointer and address else b""
+        if key and key == self._key:
+            self._count += 1
+            return
+        self._close()
+        # Only a pointer to a name before this record: nothing can point into the run.
+        backwards = pointer and int.from_bytes(reply[start:owner_end], "big") & 0x3FFF < start
+        if key and backwards:
+            self._key, self._start, self._size, self._count = key, at, end - start, 1
+
+    def _close(self) -> None:
+        if self._count > 1:
+            self.found.append((self._start, self._size, self._count))
+        self._key, self._count = b"", 0
+
+    def done(self) -> tuple[tuple[int, int, int], ...]:
+        self._close()
+        return tuple(self.found)
+
+
+_A, _AAAA = b"\x00\x01", b"\x00\x1c"
+_SIZES = {_A: 4, _AAAA: 16}
+
+
+def rotated(entry: Entry, body: bytes) -> bytes:
+    """`body` (the entry's, TTLs as served) with each address run turned by one more
+    record than last time."""
+    if entry.served is None:
+        return body
+    turn = entry.served[0]
+    entry.served[0] = turn + 1
+    out = bytearray(body)
+    for start, size, count in entry.runs:
+        shift = (turn % count) * size
+        end = start + size * count
+        out[start:end] = body[start + shift : end] + body[start : start + shift]
+    return bytes(out)
 
 
 STALE_TTL = 30  # RFC 8767 4: the TTL of a stale answer
@@ -111,18 +191,18 @@ def stale_body(entry: Entry) -> bytes:
     body = bytearray(entry.body)
     for offset in entry.ttl_offsets:
         struct.pack_into("!I", body, offset, STALE_TTL)
-    return bytes(body)
+    return rotated(entry, bytes(body))
 
 
 def served_body(entry: Entry, now: float) -> bytes:
     """The entry's records with their TTLs counted down to `now`."""
     elapsed = int(now - entry.stored)
     if not elapsed:
-        return entry.body
+        return rotated(entry, entry.body)
     body = bytearray(entry.body)
     for offset, ttl in zip(entry.ttl_offsets, entry.ttls, strict=True):
         struct.pack_into("!I", body, offset, max(0, ttl - elapsed))
-    return bytes(body)
+    return rotated(entry, bytes(body))
 
 
 class ForwardCache:
@@ -133,8 +213,10 @@ class ForwardCache:
         max_ttl: int = 30,
         max_negative_ttl: int = 5,
         max_bytes: int = MAX_BYTES,
+        rotate: bool = True,
     ) -> None:
         self.size = size
+        self.rotate = rotate  # serve address RRsets rotated (see the module docstring)
         self.max_bytes = max_bytes
         self.bytes = 0  # what the entries cost, by `_cost`
         self.max_ttl = max_ttl
@@ -176,6 +258,7 @@ class ForwardCache:
             now,
             max_ttl=self.max_ttl,
             max_negative_ttl=self.max_negative_ttl,
+            rotate=self.rotate,
         )
         if entry is None or self.size <= 0:
             return entry
@@ -193,4 +276,5 @@ class ForwardCache:
 
 
 def _cost(key: bytes, entry: Entry) -> int:
-    return len(key) + len(entry.body) + ENTRY_OVERHEAD + 16 * len(entry.ttls)
+    rotation = ROTATION_OVERHEAD * bool(entry.runs)
+    return len(key) + len(entry.body) + ENTRY_OVERHEAD + 16 * len(entry.ttls) + rotation

@@ -512,6 +512,19 @@ def test_a_forwarded_answer_too_big_for_udp_is_cut_with_tc(
     assert not big.flags & dns.flags.TC and len(answer_data(big, "A")) == 40
 
 
+def test_a_forwarded_answer_with_several_addresses_is_rotated_from_the_cache(
+    start_server: ServerFactory, upstream: UpstreamServer
+) -> None:
+    """As CoreDNS's `loadbalance` does to what its cache serves (issue 13, point 5)."""
+    three = ["192.0.2.1", "192.0.2.2", "192.0.2.3"]
+    upstream.records["three.example"] = " ".join(three)
+    server = forwarding(start_server, upstream)
+    answers = [answer_data(ask(server, "three.example"), "A") for _ in range(3)]
+    assert all(sorted(found) == three for found in answers)
+    assert {found[0] for found in answers} == set(three)
+    assert asked(upstream) == [("three.example.", "udp")]  # once: the rest from the cache
+
+
 def test_a_reverse_name_that_is_not_the_clusters_is_forwarded(
     start_server: ServerFactory, upstream: UpstreamServer
 ) -> None:
