@@ -111,7 +111,7 @@ def test_cached_address_rrsets_are_served_rotated_by_one_record_each_time() -> N
         addresses = [rd.address for rd in a]
         start = turn % 3
         assert addresses == sent[start:] + sent[:start]
-        seen.append([rd.address for rd in aaaa][0])
+        seen.append(next(rd.address for rd in aaaa))
     assert seen == [*sent_v6, *sent_v6]
 
 
