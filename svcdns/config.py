@@ -1,15 +1,18 @@
 """Every setting with its default, from flags and an optional YAML file (flags win).
 
 Validation lives here so that a wrong value exits with one clear line (`ConfigError`).
+Each setting says whether SIGHUP applies it while serving or only a restart changes it, and
+its flag where that is not its name with dashes: the reload and its log line read both here.
 Imports the stdlib and yaml only.
 """
 
 from __future__ import annotations
 
+import enum
 import ipaddress
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -36,42 +39,67 @@ class ConfigError(ValueError):
     """A setting that cannot be used; the message is the one line the user sees."""
 
 
+class Reload(enum.Enum):
+    """What SIGHUP does with a setting read again from --config."""
+
+    LIVE = "applied while serving"
+    RESTART = "named in the log line: only a restart changes it"
+
+
+# Config field metadata: what SIGHUP does with the setting; `flag` where the setting's flag
+# is not `--` and its name with dashes.
+LIVE: Mapping[str, object] = {"reload": Reload.LIVE}
+RESTART: Mapping[str, object] = {"reload": Reload.RESTART}
+
+
 @dataclass(frozen=True, slots=True)
 class Config:
-    manifests: Path | None = None
-    kubeconfig: Path | None = None
-    context: str | None = None
-    listen: tuple[ListenAddress, ...] = (ListenAddress("0.0.0.0", DEFAULT_PORT),)
-    zone: str = "cluster.local"
-    ttl: int = 5
-    pods: PodMode = PodMode.INSECURE
-    endpoint_pod_names: bool = False
-    namespaces: frozenset[str] | None = None
-    upstream: tuple[str, ...] | None = None  # None: /etc/resolv.conf; (): `--upstream none`
+    manifests: Path | None = field(default=None, metadata=RESTART)
+    kubeconfig: Path | None = field(default=None, metadata=RESTART)
+    context: str | None = field(default=None, metadata=RESTART)
+    listen: tuple[ListenAddress, ...] = field(
+        default=(ListenAddress("0.0.0.0", DEFAULT_PORT),), metadata=RESTART
+    )
+    zone: str = field(default="cluster.local", metadata=RESTART)
+    ttl: int = field(default=5, metadata=LIVE)  # live: every Service is encoded again
+    pods: PodMode = field(default=PodMode.INSECURE, metadata=RESTART)
+    endpoint_pod_names: bool = field(default=False, metadata=RESTART)
+    namespaces: frozenset[str] | None = field(default=None, metadata=RESTART)
+    # None: /etc/resolv.conf; (): `--upstream none`
+    upstream: tuple[str, ...] | None = field(default=None, metadata=LIVE)
     # `--stub-domain corp.example=10.0.0.53,10.0.0.54:5353`: that domain's own servers.
-    stub_domains: tuple[tuple[str, tuple[str, ...]], ...] = ()
-    allow_recursion: tuple[str, ...] = DEFAULT_RECURSION_CLIENTS
-    max_concurrent: int = 1000
-    force_tcp: bool = False
-    cache_size: int = 10_000  # forwarded answers kept (LRU)
-    cache_ttl: int = 30  # the longest a forwarded answer is kept, seconds
-    serve_stale: float = 0.0  # seconds past expiry an answer may serve when upstreams fail
-    log_format: str = "text"  # or "json"
-    config_file: Path | None = None  # --config, read again on SIGHUP
-    transfer_to: tuple[str, ...] = ()  # who may have AXFR (CIDRs); none by default
-    log_queries: bool = False
-    http: str = "0.0.0.0:9153"
-    workers: int = 1
-    tcp_idle_timeout: float = 10.0
-    tcp_max_connections: int = 1000
+    stub_domains: tuple[tuple[str, tuple[str, ...]], ...] = field(
+        default=(), metadata={**LIVE, "flag": "--stub-domain"}
+    )
+    allow_recursion: tuple[str, ...] = field(default=DEFAULT_RECURSION_CLIENTS, metadata=LIVE)
+    max_concurrent: int = field(default=1000, metadata=LIVE)
+    force_tcp: bool = field(default=False, metadata=LIVE)
+    cache_size: int = field(default=10_000, metadata=LIVE)  # forwarded answers kept (LRU)
+    cache_ttl: int = field(default=30, metadata=LIVE)  # the longest one is kept, seconds
+    # Seconds past expiry an answer may serve when upstreams fail.
+    serve_stale: float = field(default=0.0, metadata=LIVE)
+    log_format: str = field(default="text", metadata=RESTART)  # or "json"
+    # --config: the file SIGHUP reads again, so neither live nor needing a restart.
+    config_file: Path | None = field(default=None, metadata={"flag": "--config"})
+    # Who may have AXFR (CIDRs); none by default. Read at each transfer.
+    transfer_to: tuple[str, ...] = field(default=(), metadata=LIVE)
+    log_queries: bool = field(default=False, metadata=RESTART)
+    http: str = field(default="0.0.0.0:9153", metadata=RESTART)
+    workers: int = field(default=1, metadata=RESTART)
+    # Live: read by each connection's next idle timer, and at the next connection.
+    tcp_idle_timeout: float = field(default=10.0, metadata=LIVE)
+    tcp_max_connections: int = field(default=1000, metadata=LIVE)
     # UDP queries a second from one source address before the rest are dropped; 0: no limit.
     # A pod's resolver asks tens a second; a node-local cache or a busy hostNetwork node
     # may ask thousands: raise it for those.
-    max_qps_per_client: int = 5000
-    labels: str = ""  # label selector for Services, EndpointSlices and Endpoints
-    startup_timeout: float = 5.0
-    watch_timeout: int = 300  # server-side timeoutSeconds of one watch request
-    lameduck: float = 0.0  # seconds to keep serving after SIGTERM, with /ready at 503
+    max_qps_per_client: int = field(default=5000, metadata=LIVE)
+    # Label selector for Services, EndpointSlices and Endpoints.
+    labels: str = field(default="", metadata=RESTART)
+    startup_timeout: float = field(default=5.0, metadata=RESTART)  # only matters at start
+    # Server-side timeoutSeconds of one watch request; live from each watch's next request.
+    watch_timeout: int = field(default=300, metadata=LIVE)
+    # Seconds to keep serving after SIGTERM, with /ready at 503; read when SIGTERM comes.
+    lameduck: float = field(default=0.0, metadata=LIVE)
 
     def zone_settings(self) -> ZoneSettings:
         return ZoneSettings(
@@ -89,6 +117,29 @@ class Config:
         """
         specific = tuple(dict.fromkeys(a.host for a in self.listen if a.host not in WILDCARDS))
         return specific or (os.environ.get("POD_IP") or "127.0.0.1",)
+
+
+def _settings(reload: Reload) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(Config) if f.metadata.get("reload") is reload)
+
+
+LIVE_SETTINGS = _settings(Reload.LIVE)  # what SIGHUP applies while serving
+RESTART_SETTINGS = _settings(Reload.RESTART)  # what SIGHUP names as needing a restart
+
+
+def flag_name(setting: str) -> str:
+    """The flag of a Config field: `--stub-domain` for stub_domains, `--cache-ttl` for
+    cache_ttl."""
+    flag: str = Config.__dataclass_fields__[setting].metadata.get("flag", "")
+    return flag or "--" + setting.replace("_", "-")
+
+
+def sighup_changes(old: Config, new: Config) -> tuple[list[str], list[str]]:
+    """The flags of the settings that differ: those SIGHUP applies, those needing a restart."""
+    return (
+        [flag_name(f) for f in LIVE_SETTINGS if getattr(new, f) != getattr(old, f)],
+        [flag_name(f) for f in RESTART_SETTINGS if getattr(new, f) != getattr(old, f)],
+    )
 
 
 def parse_listen(text: str) -> ListenAddress:

@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
-from svcdns.config import Config, ConfigError, parse_listen
+from svcdns.config import RESTART_SETTINGS, Config, ConfigError, parse_listen, sighup_changes
 from svcdns.core.answer import Answer
 from svcdns.core.model import Event, Upsert, key_of
 from svcdns.core.rr import Rcode
@@ -43,33 +43,6 @@ if TYPE_CHECKING:  # the client is imported only when the API is the source
 
 log = logging.getLogger("svcdns")
 
-# What SIGHUP applies while serving, and what only a restart changes (Config fields).
-LIVE_SETTINGS = (
-    "ttl",
-    "upstream",
-    "stub_domains",
-    "allow_recursion",
-    "cache_size",
-    "cache_ttl",
-    "serve_stale",
-    "max_concurrent",
-    "force_tcp",
-)
-RESTART_SETTINGS = (
-    "manifests",
-    "kubeconfig",
-    "context",
-    "listen",
-    "zone",
-    "pods",
-    "endpoint_pod_names",
-    "namespaces",
-    "labels",
-    "http",
-    "workers",
-    "log_format",
-    "log_queries",
-)
 LOOP_VARIABLE = "SVCDNS_EVENT_LOOP"  # "asyncio" forces the stock loop even with uvloop installed
 POLL_INTERVAL = 0.25  # seconds between checks of the manifests; a change shows within 1 s
 
@@ -97,7 +70,11 @@ class Runtime:
         self.pending: Callable[[], list[str]] = list
         self._tasks: list[asyncio.Task[None]] = []
         self._manifests: ManifestSource | None = None
+        self._api: KubeSource | None = None
         self._closers: list[Callable[[], object]] = []
+        # Made even when off (0), so that SIGHUP can turn the limit on; not used until then.
+        self._rate = ClientRate(config.max_qps_per_client)
+        self._rate_counted = False  # svcdns_rate_limited_total registered
 
     def apply(self, events: list[Event], received: float | None = None) -> None:
         """Apply a batch; `received` (monotonic) is when its events arrived, so the delay to
@@ -192,6 +169,7 @@ class Runtime:
         )
         loop.call_later(self.config.startup_timeout, give_up_waiting)
         self.pending = source.pending
+        self._api = source
         self._closers.append(source.close)
 
     def _gauges(self, server: DnsServer) -> None:
@@ -223,10 +201,11 @@ class Runtime:
         log.info("zone transfer of %s to %s: %d records", transfer.zone, host, len(records))
         return messages
 
-    def reload(self, handler: Handler, recursion: Recursion) -> None:
-        """SIGHUP: read --config again and apply what can change while serving: the TTL,
-        upstreams, stub domains, the recursion ACL and the cache. A bad file changes
-        nothing; settings that need a restart are named in the same one line."""
+    def reload(self, handler: Handler, recursion: Recursion, server: DnsServer) -> None:
+        """SIGHUP: read --config again and apply what can change while serving (the
+        settings `config` marks live). A bad file changes nothing; settings that need a
+        restart are named in the same one line. Live settings not pushed here are read
+        from `self.config` as they are used (--transfer-to, --lameduck)."""
         old = self.config
         if self.reread is None or old.config_file is None:
             log.warning("SIGHUP: no --config file to read again")
@@ -238,22 +217,38 @@ class Runtime:
             return
         if self.worker is not None:
             new = worker_config(new)
-        changed = [f for f in LIVE_SETTINGS if getattr(new, f) != getattr(old, f)]
-        restart = [f for f in RESTART_SETTINGS if getattr(new, f) != getattr(old, f)]
+        changed, restart = sighup_changes(old, new)
         recursion.reconfigure(new)
         handler.forwarding = handler.fast.chase_external = recursion.enabled
         if new.ttl != old.ttl:
             self.state.reconfigure(new.zone_settings(), now=time.time())
             handler.fast.refresh()
+        server.tcp_idle_timeout = new.tcp_idle_timeout
+        server.max_tcp_connections = new.tcp_max_connections
+        self._limit_rate(server, new.max_qps_per_client)
+        if self._api is not None:
+            self._api.set_watch_timeout(new.watch_timeout)
         self.config = dataclasses.replace(new, **{f: getattr(old, f) for f in RESTART_SETTINGS})
         log.info(
             "SIGHUP: read %s again: %s%s",
             old.config_file,
-            ", ".join(_flag_name(f) for f in changed) + " applied" if changed else "no change",
-            "; needs a restart to change: " + ", ".join(map(_flag_name, restart))
-            if restart
-            else "",
+            ", ".join(changed) + " applied" if changed else "no change",
+            "; needs a restart to change: " + ", ".join(restart) if restart else "",
         )
+
+    def _limit_rate(self, server: DnsServer, per_second: int) -> None:
+        """--max-qps-per-client: the UDP listeners' limit, none for 0; its counter from the
+        first time it is on."""
+        self._rate.per_second = per_second
+        server.limit_rate(self._rate if per_second else None)
+        if per_second and not self._rate_counted:
+            self._rate_counted = True
+            self.metrics.counters(
+                "svcdns_rate_limited",
+                "UDP queries dropped for exceeding --max-qps-per-client.",
+                [],
+                lambda: {(): self._rate.dropped},
+            )
 
     def _forwarding_metrics(self, recursion: Recursion) -> None:
         metrics, forwarder = self.metrics, recursion.forwarder
@@ -325,9 +320,6 @@ class Runtime:
                 "no upstream (/etc/resolv.conf has none): names outside the zones get REFUSED"
             )
         handler = Handler(self.state, forwarding=recursion.enabled)
-        asyncio.get_running_loop().add_signal_handler(
-            signal.SIGHUP, lambda: self.reload(handler, recursion)
-        )
         if recursion.enabled:
             self._forwarding_metrics(recursion)
         metrics = self.metrics
@@ -371,14 +363,6 @@ class Runtime:
             ["transport"],
             requests,
         )
-        rate = ClientRate(config.max_qps_per_client) if config.max_qps_per_client else None
-        if rate is not None:
-            metrics.counters(
-                "svcdns_rate_limited",
-                "UDP queries dropped for exceeding --max-qps-per-client.",
-                [],
-                lambda: {(): rate.dropped},
-            )
         server = DnsServer(
             handle,
             list(config.listen),
@@ -387,7 +371,10 @@ class Runtime:
             reuse_port=self.worker is not None,
             handle_udp=handle_udp,
             observe=lambda transport, seconds: requests.observe((transport,), seconds),
-            rate=rate,
+        )
+        self._limit_rate(server, config.max_qps_per_client)
+        asyncio.get_running_loop().add_signal_handler(
+            signal.SIGHUP, lambda: self.reload(handler, recursion, server)
         )
         stopping: list[str] = []  # "shutting down" once signalled: /ready turns 503 at once
 
@@ -421,10 +408,11 @@ class Runtime:
             if exit_code[0]:
                 return exit_code[0]
             stopping.append("shutting down")
-            if config.lameduck > 0:
+            lameduck = self.config.lameduck  # as the last SIGHUP left it
+            if lameduck > 0:
                 # Keep answering while endpoints controllers and kube-proxy take us out.
-                log.info("stopping in %.1f s (lame duck; /ready is 503)", config.lameduck)
-                await asyncio.sleep(config.lameduck)
+                log.info("stopping in %.1f s (lame duck; /ready is 503)", lameduck)
+                await asyncio.sleep(lameduck)
             log.info("stopping")
         finally:
             for task in self._tasks:
@@ -482,14 +470,6 @@ def _in_networks(host: str, networks: tuple[str, ...]) -> bool:
     except ValueError:
         return False
     return any(address in ipaddress.ip_network(network) for network in networks)
-
-
-def _flag_name(field: str) -> str:
-    return (
-        "--" + field.replace("_", "-").removesuffix("s")
-        if field == "stub_domains"
-        else ("--" + field.replace("_", "-"))
-    )
 
 
 def settle_after_load() -> None:

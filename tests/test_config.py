@@ -1,10 +1,25 @@
 """Config: flags and --config file merged (flags win), every bad value one clear line."""
 
+import argparse
+import dataclasses
+import re
 from pathlib import Path
 
 import pytest
 
-from svcdns.config import ConfigError, ListenAddress, build, parse_listen, read_file
+from svcdns.cli import _parser
+from svcdns.config import (
+    LIVE_SETTINGS,
+    RESTART_SETTINGS,
+    Config,
+    ConfigError,
+    ListenAddress,
+    build,
+    flag_name,
+    parse_listen,
+    read_file,
+    sighup_changes,
+)
 from svcdns.core.zonedata import PodMode
 
 
@@ -140,3 +155,45 @@ def test_default_upstreams_are_the_nameservers_of_resolv_conf(tmp_path: Path) ->
     )
     assert resolv_conf_upstreams(resolv) == [Upstream("10.0.0.2"), Upstream("fe80::1")]
     assert resolv_conf_upstreams(tmp_path / "missing") == []
+
+
+# -- SIGHUP: every setting is applied while serving or named as needing a restart ----------
+
+SETTINGS = [setting.name for setting in dataclasses.fields(Config)]
+
+
+@pytest.mark.parametrize("name", SETTINGS)
+def test_every_setting_is_live_or_needs_a_restart(name: str) -> None:
+    lists = [name in LIVE_SETTINGS, name in RESTART_SETTINGS]
+    # --config names the file SIGHUP reads again: it is in neither.
+    assert lists.count(True) == (0 if name == "config_file" else 1), lists
+
+
+@pytest.mark.parametrize("name", SETTINGS)
+def test_a_change_to_any_setting_is_named_on_sighup(name: str) -> None:
+    old = Config()
+    new = dataclasses.replace(old, **{name: object()})  # any value unequal to the old one
+    named = [] if name == "config_file" else [flag_name(name)]
+    expected = (named, []) if name in LIVE_SETTINGS else ([], named)
+    assert sighup_changes(old, new) == expected  # (applied, needs a restart)
+    assert sighup_changes(old, dataclasses.replace(old)) == ([], [])
+
+
+def test_every_setting_names_a_flag_of_serve() -> None:
+    (commands,) = [a for a in _parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    flags = set(commands.choices["serve"]._option_string_actions)
+    assert {flag_name(name) for name in SETTINGS} <= flags
+    assert (flag_name("stub_domains"), flag_name("config_file")) == ("--stub-domain", "--config")
+
+
+def test_readme_lists_what_sighup_applies_and_what_needs_a_restart() -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    (row,) = [line for line in readme.splitlines() if line.startswith("| `--config FILE`")]
+    live, _, rest = row.partition("SIGHUP reads it again")[2].partition("These need a restart")
+    restart = rest.partition("One log line")[0]
+
+    def named(text: str) -> set[str]:
+        return {f"--{name}" for name in re.findall(r"`([a-z-]+)`", text)}
+
+    assert named(live) == {flag_name(name) for name in LIVE_SETTINGS}
+    assert named(restart) == {flag_name(name) for name in RESTART_SETTINGS}

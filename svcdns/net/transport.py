@@ -83,10 +83,15 @@ class UdpListener(asyncio.DatagramProtocol):
     ) -> None:
         self._handle = handle
         self._observe = observe
-        self._allow = rate.allow if rate is not None else None
+        self._allow: Callable[[object], bool] | None = None
+        self.limit(rate)
         self._countdown = SAMPLE_EVERY
         self._send: Callable[[bytes, tuple[str | int, ...]], None] = _not_connected
         self._pending: set[asyncio.Future[Any]] = set()
+
+    def limit(self, rate: ClientRate | None) -> None:
+        """Count each source against `rate` from now on; None: no limit, and no cost."""
+        self._allow = rate.allow if rate is not None else None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._send = cast(asyncio.DatagramTransport, transport).sendto
@@ -237,19 +242,29 @@ class DnsServer:
         self.reuse_port = reuse_port
         self.rate = rate  # per-client UDP query rate, shared by every address
         self.addresses = addresses
+        # Both read as they are used, so a new value applies at once (SIGHUP): to each
+        # connection's next idle timer, and to the next connection.
         self.tcp_idle_timeout = tcp_idle_timeout
         self.max_tcp_connections = max_tcp_connections
         self.connections: set[TcpConnection] = set()
         self.bound: list[ListenAddress] = []
         self._closers: list[Callable[[], object]] = []
+        self._udp: list[UdpListener] = []
+
+    def limit_rate(self, rate: ClientRate | None) -> None:
+        """Put every UDP listener under `rate` (None: no limit) from the next datagram on."""
+        self.rate = rate
+        for listener in self._udp:
+            listener.limit(rate)
 
     async def start(self) -> list[ListenAddress]:
         loop = asyncio.get_running_loop()
         for address in self.addresses:
             udp_sock, tcp_sock = _bind_pair(address, reuse_port=self.reuse_port)
-            transport, _ = await loop.create_datagram_endpoint(
+            transport, listener = await loop.create_datagram_endpoint(
                 lambda: UdpListener(self.handle_udp, self.observe, self.rate), sock=udp_sock
             )
+            self._udp.append(listener)
             server = await loop.create_server(lambda: TcpConnection(self), sock=tcp_sock)
             self._closers += [transport.close, server.close]
             self.bound.append(ListenAddress(address.host, udp_sock.getsockname()[1]))

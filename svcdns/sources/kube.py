@@ -381,15 +381,16 @@ class KubeSource:
             with self._lock:
                 self.unsynced = {r.name for r in wanted}
             for resource in wanted:
-                watch = ResourceWatch(
-                    self.api,
-                    resource,
-                    sink,
-                    on_listed=listed,
-                    stop=self.stop,
-                    watch_timeout=self.watch_timeout,
-                )
-                self.watches.append(watch)
+                with self._lock:  # a SIGHUP's new watch timeout reaches this watch too
+                    watch = ResourceWatch(
+                        self.api,
+                        resource,
+                        sink,
+                        on_listed=listed,
+                        stop=self.stop,
+                        watch_timeout=self.watch_timeout,
+                    )
+                    self.watches.append(watch)
                 threading.Thread(
                     target=watch.run, name=f"watch-{resource.name}", daemon=True
                 ).start()
@@ -399,6 +400,14 @@ class KubeSource:
     def pending(self) -> list[str]:
         with self._lock:
             return sorted(self.unsynced)
+
+    def set_watch_timeout(self, seconds: int) -> None:
+        """SIGHUP: each watch asks for `seconds` from its next request on; the request
+        under way keeps the timeout it was made with."""
+        with self._lock:
+            self.watch_timeout = seconds  # for the watches discovery has yet to start
+            for watch in self.watches:
+                watch.watch_timeout = seconds
 
     def close(self) -> None:
         self.stop.set()
