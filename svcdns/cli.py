@@ -242,7 +242,7 @@ def _explain(config: Config, name: str, qtype: str) -> int:
         via = f" (stub domain {stub})" if stub else ""
         forwarding = f"it is forwarded to {servers}{via}."
     print()
-    for line in explain(state, lowered, forwarding=forwarding):
+    for line in explain(state, lowered, forwarding=forwarding, qtype=qtype):
         print(f";; {line}")
     return 0
 

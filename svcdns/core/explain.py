@@ -1,26 +1,37 @@
 """Why a name answers what it does: the objects behind each record, or why there is none.
 
-Pure: the cluster state and a lower-case name in, plain sentences out. The face prints
-them under the answer itself (`svcdns explain`). Each SRV and PTR record is traced to its
-Service and, for an endpoint, to every EndpointSlice it comes from; the rules applied are
-`zonedata`'s, not restated. Imports only the core.
+Pure: the cluster state, a lower-case name and the query type in, plain sentences out. The
+face prints them under the answer itself (`svcdns explain`). Each SRV record is traced by
+`explain_srv`, each PTR here, to its Service and, for an endpoint, to every EndpointSlice it
+comes from. The rules applied are `zonedata`'s (`ready_endpoints` names every endpoint) and
+`index`'s (a name DNS cannot carry is left out), not restated. Imports only the core.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
-from svcdns.core.model import Endpoint, EndpointSlice, Port, Service, ServiceKind
-from svcdns.core.names import is_ipv6, reverse_name, under
+from svcdns.core.explain_srv import (
+    Listing,
+    endpoint_text,
+    kind,
+    ready_listings,
+    source,
+    srv_at_endpoint,
+    srv_at_port,
+    srv_at_service,
+    unencodable,
+)
+from svcdns.core.model import Endpoint, EndpointSlice, Service, ServiceKind
+from svcdns.core.names import is_dns_label, is_ipv6, reverse_name, under
 from svcdns.core.rr import RRType
 from svcdns.core.state import ClusterState
-from svcdns.core.zonedata import ZoneSettings, ready_endpoints, service_domain
+from svcdns.core.zonedata import ZoneSettings, endpoint_label, ready_endpoints, service_domain
 
 REVERSE_ZONES = ("in-addr.arpa", "ip6.arpa")
 
 
-def explain(state: ClusterState, name: str, *, forwarding: str) -> list[str]:
-    """Sentences about `name`; `forwarding` says where a name outside the zones would go."""
+def explain(state: ClusterState, name: str, *, forwarding: str, qtype: str = "A") -> list[str]:
+    """Sentences about `name` asked with `qtype` (a type name: A, SRV, ...); `forwarding`
+    says where a name outside the zones would go."""
     zone = state.settings.zone
     if under(name, REVERSE_ZONES[0]) or under(name, REVERSE_ZONES[1]):
         return _reverse(state, name, forwarding)
@@ -37,7 +48,7 @@ def explain(state: ClusterState, name: str, *, forwarding: str) -> list[str]:
     lines = _namespace(state, namespace)
     if lines or len(relative) == 2:
         return lines or [f"namespace {namespace} exists: {name} has no records of its own."]
-    return _service_name(state, namespace, relative[:-2])
+    return _service_name(state, name, namespace, relative[:-2], srv=qtype.upper() == "SRV")
 
 
 def _namespace(state: ClusterState, namespace: str) -> list[str]:
@@ -48,22 +59,29 @@ def _namespace(state: ClusterState, namespace: str) -> list[str]:
     return []
 
 
-def _service_name(state: ClusterState, namespace: str, labels: list[str]) -> list[str]:
+def _service_name(
+    state: ClusterState, name: str, namespace: str, labels: list[str], *, srv: bool
+) -> list[str]:
     service_name = labels[-1]
     service = state.service(namespace, service_name)
     if service is None:
         known = ", ".join(sorted(state.service_names(namespace))[:10]) or "none"
         return [f"no Service {service_name} in namespace {namespace} (its Services: {known})."]
     lines = [_describe(service)]
+    error = unencodable(name)
+    if error is not None:  # as the index: a name DNS cannot carry has no record
+        return [*lines, f"left out: the name is {error}; no record can have it."]
     rest = labels[:-1]
     slices = state.slices_of(namespace, service_name)
+    if not rest and srv and service.kind is not ServiceKind.EXTERNAL_NAME:
+        return lines + srv_at_service(service, slices, state.settings)
     if not rest:
         return lines + _service_records(service, slices)
     if len(rest) == 2 and rest[0].startswith("_") and rest[1].startswith("_"):
-        port, protocol = rest[0][1:], rest[1][1:]
-        return lines + _srv(service, slices, state.settings, port=port, protocol=protocol)
+        want = (rest[0][1:], rest[1][1:])
+        return lines + srv_at_port(service, slices, state.settings, want=want)
     if len(rest) == 1:
-        return lines + _endpoint(service, slices, rest[0])
+        return lines + _endpoint(service, slices, state.settings, label=rest[0], srv=srv)
     return [*lines, f"no such name under {service_name}.{namespace}.svc."]
 
 
@@ -98,7 +116,7 @@ def _endpoints(service: Service, slices: list[EndpointSlice]) -> tuple[list[str]
     for endpoint_slice in sorted(slices, key=lambda s: s.name):
         for group in endpoint_slice.groups:
             for endpoint in group.endpoints:
-                text = _endpoint_text(endpoint, endpoint_slice)
+                text = endpoint_text(endpoint, endpoint_slice)
                 if endpoint.ready or service.publish_not_ready:
                     ready.append(text)
                 else:
@@ -106,167 +124,81 @@ def _endpoints(service: Service, slices: list[EndpointSlice]) -> tuple[list[str]
     return ready, not_ready
 
 
-def _endpoint_text(endpoint: Endpoint, endpoint_slice: EndpointSlice) -> str:
-    return f"{', '.join(endpoint.addresses)}{_pod(endpoint)} from {endpoint_slice.name}"
-
-
-def _pod(endpoint: Endpoint) -> str:
-    return f" (pod {endpoint.pod_name})" if endpoint.pod_name else ""
-
-
-def _source(address: str, endpoint: Endpoint, endpoint_slice: EndpointSlice) -> str:
-    """One endpoint address and the object it comes from."""
-    kind = "Endpoints" if endpoint_slice.legacy else "EndpointSlice"
-    return f"endpoint {address}{_pod(endpoint)} of {kind} {endpoint_slice.name}"
-
-
-def _matches(port: Port, name: str, protocol: str) -> bool:
-    return port.name.lower() == name and port.protocol.lower() == protocol
-
-
-def _srv(
-    service: Service,
-    slices: list[EndpointSlice],
-    settings: ZoneSettings,
-    *,
-    port: str,
-    protocol: str,
+def _endpoint(
+    service: Service, slices: list[EndpointSlice], settings: ZoneSettings, *, label: str, srv: bool
 ) -> list[str]:
-    """`_<port>._<protocol>.<service>`: one line per SRV record, as the answer lists them."""
+    """`<label>.<service>`: the endpoints `zonedata` names so (the address, and for SRV one
+    record per port, target the name itself, as CoreDNS), or why none is."""
     if service.kind is ServiceKind.EXTERNAL_NAME:
-        return ["an ExternalName has only the CNAME at its own name: no SRV (spec 2.5)."]
-    if service.kind is ServiceKind.HEADLESS:
-        return _headless_srv(service, slices, settings, port=port, protocol=protocol)
-    matching = [p for p in service.ports if _matches(p, port, protocol)]
-    if not matching:
-        return [_no_such_port(service.ports, port, protocol, section="2.3.2")]
-    domain = service_domain(service, settings.zone)
-    ips = ", ".join(service.cluster_ips)
-    return [
-        f"SRV {p.port} {domain}: port {p.name}/{p.protocol} of the Service; the target is "
-        f"the Service name, which answers its ClusterIP(s) {ips} (spec 2.3.2)."
-        for p in matching
+        return ["an ExternalName has only the CNAME at its own name (spec 2.5)."]
+    endpoints = ready_endpoints(service, slices, use_pod_name=settings.endpoint_pod_names)
+    named = [e for e in endpoints if e.label == label]
+    if not named:
+        return _not_named(service, slices, settings, {e.address: e.label for e in endpoints}, label)
+    listed = ready_listings(service, slices)
+    if not srv:
+        return [_served(e.address, listed[e.address]) for e in named]
+    return srv_at_endpoint(named, listed, service_domain(service, settings.zone)) or [
+        _served(e.address, listed[e.address], tail="; it has no port, so no SRV") for e in named
     ]
 
 
-@dataclass(slots=True)
-class _Traced:
-    """What a headless Service's slices give one SRV owner, found in one pass."""
-
-    records: dict[tuple[int, str], list[str]] = field(default_factory=dict)  # (port, target)
-    not_ready: list[str] = field(default_factory=list)
-    targeted: set[str] = field(default_factory=set)  # addresses behind some record
-    ready_elsewhere: dict[str, str] = field(default_factory=dict)  # address -> text
-    slice_ports: list[Port] = field(default_factory=list)
+def _served(address: str, listings: list[Listing], *, tail: str = "") -> str:
+    """The address record of an endpoint name, and the slices listing the address."""
+    where = " and ".join(dict.fromkeys(kind(s) for _, s, _ in listings))
+    ready = any(e.ready for e, _, _ in listings)
+    state = "ready" if ready else "not ready, but published (publishNotReadyAddresses)"
+    return f"endpoint {address} of {where}{_pod_of([e for e, _, _ in listings])}: {state}{tail}."
 
 
-def _headless_srv(
+def _pod_of(endpoints: list[Endpoint]) -> str:
+    pods = ", ".join(dict.fromkeys(e.pod_name for e in endpoints if e.pod_name))
+    return f", pod {pods}" if pods else ""
+
+
+def _not_named(
     service: Service,
     slices: list[EndpointSlice],
     settings: ZoneSettings,
-    *,
-    port: str,
-    protocol: str,
+    labels: dict[str, str],
+    label: str,
 ) -> list[str]:
-    """One SRV per ready endpoint and per port its EndpointSlice gives (spec 2.4.2); an
-    address in several slices is one target with every slice's port, each slice named."""
-    if not slices:
-        return ["no endpoint at all (no EndpointSlice selects a pod), so no SRV."]
-    traced = _trace_srv(service, slices, settings, port=port, protocol=protocol)
-    lines = [
-        f"SRV {number} {target}: {'; '.join(sources)}."
-        for (number, target), sources in sorted(traced.records.items())
-    ]
-    wanted = f"{port}/{protocol.upper()}"
-    if not lines and not traced.not_ready:
-        if any(_matches(p, port, protocol) for p in traced.slice_ports):
-            return [f"no endpoint has port {wanted}, so no SRV."]
-        if any(_matches(p, port, protocol) for p in service.ports):
-            return [f"port {wanted} is on the Service but in no EndpointSlice, so no SRV."]
-        ports = [*service.ports, *traced.slice_ports]
-        return [_no_such_port(ports, port, protocol, section="2.4.2")]
-    not_ready = ", ".join(traced.not_ready)
-    if not lines:
-        lines.append(f"no ready endpoint has port {wanted}, so no SRV; not ready: {not_ready}.")
-    elif not_ready:
-        lines.append(f"not ready, left out: {not_ready}.")
-    elsewhere = [t for a, t in traced.ready_elsewhere.items() if a not in traced.targeted]
-    if elsewhere:
-        lines.append(
-            f"ready, but their EndpointSlice has no port {wanted}: {', '.join(elsewhere)}."
-        )
-    return lines
-
-
-def _trace_srv(
-    service: Service,
-    slices: list[EndpointSlice],
-    settings: ZoneSettings,
-    *,
-    port: str,
-    protocol: str,
-) -> _Traced:
-    domain = service_domain(service, settings.zone)
-    # The label an address is known by is decided once, across all slices, by zonedata.
-    labels = {
-        e.address: e.label
-        for e in ready_endpoints(service, slices, use_pod_name=settings.endpoint_pod_names)
-    }
-    traced = _Traced()
+    """Why no record has this endpoint name: the endpoint is not ready, or is named otherwise
+    (`zonedata.endpoint_label`: hostname, else pod name with --endpoint-pod-names, else the
+    dashed address; the first slice by name that lists an address names it)."""
+    lines = []
     for endpoint_slice in sorted(slices, key=lambda s: s.name):
         for group in endpoint_slice.groups:
-            traced.slice_ports += group.ports
-            numbers = sorted({p.port for p in group.ports if _matches(p, port, protocol)})
             for endpoint in group.endpoints:
-                if not (endpoint.ready or service.publish_not_ready):
-                    if numbers:
-                        traced.not_ready.append(_endpoint_text(endpoint, endpoint_slice))
-                    continue
                 for address in endpoint.addresses:
-                    if not numbers:
-                        text = f"{address}{_pod(endpoint)} from {endpoint_slice.name}"
-                        traced.ready_elsewhere.setdefault(address, text)
-                    elif address in labels:  # else zonedata left it out: no record
-                        traced.targeted.add(address)
-                        target = f"{labels[address]}.{domain}"
-                        for number in numbers:
-                            sources = traced.records.setdefault((number, target), [])
-                            sources.append(_source(address, endpoint, endpoint_slice))
-    return traced
+                    own = endpoint_label(
+                        hostname=endpoint.hostname,
+                        pod_name=endpoint.pod_name,
+                        address=address,
+                        use_pod_name=settings.endpoint_pod_names,
+                    )
+                    actual = labels.get(address, own)
+                    where = f"endpoint {address} of {kind(endpoint_slice)}{_pod_of([endpoint])}"
+                    if actual == label:  # zonedata gives no record, so it is not ready
+                        lines.append(f"{where}: not ready (so no record).")
+                    elif label in (own, endpoint.hostname.lower(), endpoint.pod_name.lower()):
+                        why = _why_not(endpoint, settings, label, own=own)
+                        lines.append(f"{where} is named {actual}, not {label}: {why}.")
+    fallback = (
+        f"no endpoint of {service.name} is named {label} (its hostname, else its pod name "
+        "with --endpoint-pod-names, else its dashed address)."
+    )
+    return list(dict.fromkeys(lines)) or [fallback]
 
 
-def _no_such_port(
-    ports: list[Port] | tuple[Port, ...],
-    port: str,
-    protocol: str,
-    *,
-    section: str,
-) -> str:
-    """Why there is no SRV: no such port, another protocol, or an unnamed port."""
-    named = sorted({f"{p.name}/{p.protocol}" for p in ports if p.name})
-    unnamed = sorted({f"{p.port}/{p.protocol}" for p in ports if not p.name})
-    text = f"no port named {port} with protocol {protocol.upper()}"
-    text += f" (it has: {', '.join(named) or 'no named port'})"
-    if unnamed:
-        text += f"; an unnamed port has no SRV (spec {section}): {', '.join(unnamed)}"
-    return text + "."
-
-
-def _endpoint(service: Service, slices: list[EndpointSlice], label: str) -> list[str]:
-    for endpoint_slice in slices:
-        for group in endpoint_slice.groups:
-            for endpoint in group.endpoints:
-                names = {endpoint.hostname, endpoint.pod_name} | {
-                    a.replace(".", "-").replace(":", "-") for a in endpoint.addresses
-                }
-                if label in names:
-                    state = "ready" if endpoint.ready else "not ready (so no record)"
-                    pod = f", pod {endpoint.pod_name}" if endpoint.pod_name else ""
-                    return [
-                        f"endpoint {', '.join(endpoint.addresses)} of EndpointSlice "
-                        f"{endpoint_slice.name}{pod}: {state}."
-                    ]
-    return [f"no endpoint of {service.name} is named {label} (hostname or dashed address)."]
+def _why_not(endpoint: Endpoint, settings: ZoneSettings, label: str, *, own: str) -> str:
+    if own == label:
+        return "the first EndpointSlice by name that lists its address names it"
+    if not is_dns_label(label):
+        return f"{label} is not a DNS label (RFC 1123)"
+    if not settings.endpoint_pod_names:
+        return "a pod name names an endpoint only with --endpoint-pod-names"
+    return "its hostname comes first"
 
 
 def _pod_name(state: ClusterState) -> list[str]:
@@ -298,16 +230,12 @@ def _pointer(state: ClusterState, name: str, target: str) -> str:
     if len(relative) == 3:
         ips = [ip for ip in service.cluster_ips if reverse_name(ip) == name]
         return f"{where}, its ClusterIP {', '.join(ips)} (spec 2.3.4)."
+    listed = ready_listings(service, state.slices_of(service.namespace, service.name))
     sources = [
-        _source(address, endpoint, endpoint_slice)
-        for endpoint_slice in sorted(
-            state.slices_of(service.namespace, service.name), key=lambda s: s.name
-        )
-        for group in endpoint_slice.groups
-        for endpoint in group.endpoints
-        if endpoint.ready or service.publish_not_ready
-        for address in endpoint.addresses
+        source(address, listing)
+        for address, listings in listed.items()
         if reverse_name(address) == name
+        for listing in listings
     ]
     why = "spec 2.4.4" if kind == "headless" else "as CoreDNS; the spec is silent"
     return f"{where}, {'; '.join(sources)} ({why})."

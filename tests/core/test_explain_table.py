@@ -22,11 +22,16 @@ MYSQL = f"_mysql._tcp.{DB}"
 NOT_FORWARDED = "not forwarded."
 
 
-def service(*ports: tuple[str, int], publish_not_ready: bool = False) -> dict[str, Any]:
-    """Headless Service shop/db with these (name, number) TCP ports."""
+def service(
+    *ports: tuple[str, int] | tuple[str, int, str],
+    publish_not_ready: bool = False,
+    cluster_ip: str = "None",
+) -> dict[str, Any]:
+    """Service shop/db, headless unless given a ClusterIP, with these (name, number[,
+    protocol]) ports, TCP unless said."""
     spec: dict[str, Any] = {
-        "clusterIP": "None",
-        "ports": [{"name": n, "port": p, "protocol": "TCP"} for n, p in ports],
+        "clusterIP": cluster_ip,
+        "ports": [{"name": p[0], "port": p[1], "protocol": (*p, "TCP")[2]} for p in ports],
         "publishNotReadyAddresses": publish_not_ready,
     }
     return {"kind": "Service", "metadata": {"name": "db", "namespace": "shop"}, "spec": spec}
@@ -41,7 +46,9 @@ def endpoint(address: str, *, pod: str = "", hostname: str = "", ready: bool = T
     return raw
 
 
-def slice_(name: str, *endpoints: Any, ports: tuple[tuple[str, int], ...]) -> dict[str, Any]:
+def slice_(
+    name: str, *endpoints: Any, ports: tuple[tuple[str, int], ...], family: str = "IPv4"
+) -> dict[str, Any]:
     return {
         "kind": "EndpointSlice",
         "metadata": {
@@ -49,7 +56,7 @@ def slice_(name: str, *endpoints: Any, ports: tuple[tuple[str, int], ...]) -> di
             "namespace": "shop",
             "labels": {"kubernetes.io/service-name": "db"},
         },
-        "addressType": "IPv4",
+        "addressType": family,
         "endpoints": list(endpoints),
         "ports": [{"name": n, "port": p, "protocol": "TCP"} for n, p in ports],
     }
@@ -92,6 +99,18 @@ def loaded(objects: list[dict[str, Any]], settings: ZoneSettings) -> ClusterStat
                 "endpoint 10.244.2.10 (pod db-0) of EndpointSlice db-b."
             ],
             id="first-slice-names-the-target",
+        ),
+        pytest.param(
+            [
+                service(("mysql", 3306)),
+                slice_("db-a", DB_0, ports=MYSQL_PORT),
+                slice_("db-b", DB_0, ports=(("mysql", 3307),)),
+            ],
+            [
+                f"SRV 3306 db-0.{DB}: endpoint 10.244.2.10 (pod db-0) of EndpointSlice db-a.",
+                f"SRV 3307 db-0.{DB}: endpoint 10.244.2.10 (pod db-0) of EndpointSlice db-b.",
+            ],
+            id="address-in-two-slices-with-different-ports-has-both",
         ),
         pytest.param(
             [service(("mysql", 3306)), slice_("db-a", DB_0, ports=(("other", 1),))],
@@ -188,6 +207,330 @@ def test_a_reverse_name_with_no_record_says_where_it_would_go() -> None:
     state = loaded([service(("mysql", 3306))], ZoneSettings())
     reasons = explain(state, "7.3.244.10.in-addr.arpa", forwarding=NOT_FORWARDED)
     assert reasons == [f"not the address of a Service or endpoint here: {NOT_FORWARDED}"]
+
+
+CLUSTER_IP = "10.96.0.5"
+AT_THE_CLUSTER_IP = (
+    "one SRV per port of the Service, unnamed ones too, to the Service name itself, which "
+    "answers its ClusterIP(s) (as CoreDNS; the spec is silent)."
+)
+AT_EACH_ENDPOINT = (
+    "one SRV per port of each ready endpoint, unnamed ones too, to the endpoint's name "
+    "(as CoreDNS; the spec is silent)."
+)
+AT_THE_ENDPOINT = (
+    "one SRV per port of the endpoint, unnamed ones too, to the endpoint name itself "
+    "(as CoreDNS; the spec is silent)."
+)
+LONG_PORT = "p" * 63  # Kubernetes accepts it; `_<port>` is then a 64-octet label
+
+
+@pytest.mark.parametrize(
+    ("objects", "expected"),
+    [
+        pytest.param(
+            [service(("http", 80), ("", 8080), cluster_ip=CLUSTER_IP)],
+            [
+                AT_THE_CLUSTER_IP,
+                f"SRV 80 {DB}: port http/TCP of the Service.",
+                f"SRV 8080 {DB}: unnamed port 8080/TCP of the Service.",
+            ],
+            id="clusterip-every-port-unnamed-too",
+        ),
+        pytest.param(
+            [service(("dns", 53, "UDP"), ("dns-tcp", 53), cluster_ip=CLUSTER_IP)],
+            [
+                AT_THE_CLUSTER_IP,
+                f"SRV 53 {DB}: port dns/UDP of the Service; port dns-tcp/TCP of the Service.",
+            ],
+            id="clusterip-one-number-two-protocols-one-record",
+        ),
+        pytest.param(
+            [service(cluster_ip=CLUSTER_IP)],
+            ["the Service has no port, so no SRV."],
+            id="clusterip-without-ports",
+        ),
+        pytest.param(
+            [service((LONG_PORT, 8443), cluster_ip=CLUSTER_IP)],
+            [
+                AT_THE_CLUSTER_IP,
+                f"SRV 8443 {DB}: port {LONG_PORT}/TCP of the Service.",
+                f"left out: the SRV records of port {LONG_PORT}/TCP at its own name, which is "
+                f"not a DNS name: '_{LONG_PORT}._tcp.{DB}' (a label of 64 octets, over 63).",
+            ],
+            id="clusterip-port-name-of-63-characters",
+        ),
+        pytest.param(
+            [
+                service(("mysql", 3306), ("", 9104)),
+                slice_(
+                    "db-a",
+                    DB_0,
+                    endpoint("10.244.2.11", pod="db-1"),
+                    endpoint("10.244.2.12", pod="db-2", ready=False),
+                    ports=(("mysql", 3306), ("", 9104)),
+                ),
+            ],
+            [
+                AT_EACH_ENDPOINT,
+                f"SRV 3306 10-244-2-11.{DB}: port mysql/TCP of endpoint 10.244.2.11 (pod db-1) "
+                "of EndpointSlice db-a.",
+                f"SRV 3306 db-0.{DB}: port mysql/TCP of endpoint 10.244.2.10 (pod db-0) "
+                "of EndpointSlice db-a.",
+                f"SRV 9104 10-244-2-11.{DB}: unnamed port 9104/TCP of endpoint 10.244.2.11 "
+                "(pod db-1) of EndpointSlice db-a.",
+                f"SRV 9104 db-0.{DB}: unnamed port 9104/TCP of endpoint 10.244.2.10 (pod db-0) "
+                "of EndpointSlice db-a.",
+                "not ready, left out: 10.244.2.12 (pod db-2) from db-a.",
+            ],
+            id="headless-every-port-of-each-ready-endpoint",
+        ),
+        pytest.param(
+            [
+                service(("mysql", 3306)),
+                slice_("db-a", DB_0, ports=MYSQL_PORT),
+                slice_("db-b", DB_0, ports=(("admin", 33062),)),
+            ],
+            [
+                AT_EACH_ENDPOINT,
+                f"SRV 3306 db-0.{DB}: port mysql/TCP of endpoint 10.244.2.10 (pod db-0) "
+                "of EndpointSlice db-a.",
+                f"SRV 33062 db-0.{DB}: port admin/TCP of endpoint 10.244.2.10 (pod db-0) "
+                "of EndpointSlice db-b.",
+            ],
+            id="headless-address-in-two-slices-has-the-ports-of-both",
+        ),
+        pytest.param(
+            [
+                service(("mysql", 3306)),
+                slice_("db-a", endpoint("10.244.2.12", pod="db-2", ready=False), ports=MYSQL_PORT),
+            ],
+            [
+                AT_EACH_ENDPOINT,
+                "no ready endpoint has a port, so no SRV; not ready: 10.244.2.12 (pod db-2) "
+                "from db-a.",
+            ],
+            id="headless-no-ready-endpoint",
+        ),
+        pytest.param(
+            [service(("mysql", 3306)), slice_("db-a", DB_0, ports=())],
+            [AT_EACH_ENDPOINT, "no EndpointSlice lists a port, so no SRV."],
+            id="headless-slice-without-ports",
+        ),
+    ],
+)
+def test_srv_at_the_service_name(objects: list[dict[str, Any]], expected: list[str]) -> None:
+    state = loaded(objects, ZoneSettings())
+    reasons = explain(state, DB, forwarding=NOT_FORWARDED, qtype="SRV")
+    assert reasons[1:] == expected
+    assert _srv_lines(reasons) == _srv_records(state, DB)
+
+
+@pytest.mark.parametrize(
+    ("objects", "name", "expected"),
+    [
+        pytest.param(
+            [
+                service(("mysql", 3306), ("", 9104)),
+                slice_("db-a", DB_0, ports=(("mysql", 3306), ("", 9104))),
+            ],
+            f"db-0.{DB}",
+            [
+                AT_THE_ENDPOINT,
+                f"SRV 3306 db-0.{DB}: port mysql/TCP of endpoint 10.244.2.10 (pod db-0) "
+                "of EndpointSlice db-a.",
+                f"SRV 9104 db-0.{DB}: unnamed port 9104/TCP of endpoint 10.244.2.10 (pod db-0) "
+                "of EndpointSlice db-a.",
+            ],
+            id="headless-every-port-of-the-endpoint",
+        ),
+        pytest.param(
+            [
+                service(("mysql", 3306)),
+                slice_("db-a", DB_0, ports=MYSQL_PORT),
+                slice_("db-b", endpoint("10.244.2.10", pod="db-0"), ports=(("mysql", 3307),)),
+            ],
+            f"db-0.{DB}",
+            [
+                AT_THE_ENDPOINT,
+                f"SRV 3306 db-0.{DB}: port mysql/TCP of endpoint 10.244.2.10 (pod db-0) "
+                "of EndpointSlice db-a.",
+                f"SRV 3307 db-0.{DB}: port mysql/TCP of endpoint 10.244.2.10 (pod db-0) "
+                "of EndpointSlice db-b.",
+            ],
+            id="address-in-two-slices-named-by-the-first",
+        ),
+        pytest.param(
+            [
+                service(("http", 80), cluster_ip=CLUSTER_IP),
+                slice_("db-a", endpoint("10.244.1.10", pod="web-0"), ports=(("http", 8080),)),
+            ],
+            f"10-244-1-10.{DB}",
+            [
+                AT_THE_ENDPOINT,
+                f"SRV 8080 10-244-1-10.{DB}: port http/TCP of endpoint 10.244.1.10 (pod web-0) "
+                "of EndpointSlice db-a.",
+            ],
+            id="endpoint-behind-a-clusterip-has-the-slice-port",
+        ),
+        pytest.param(
+            [service(("mysql", 3306)), slice_("db-a", DB_0, ports=())],
+            f"db-0.{DB}",
+            [
+                "endpoint 10.244.2.10 of EndpointSlice db-a, pod db-0: ready; it has no port, "
+                "so no SRV."
+            ],
+            id="endpoint-without-ports",
+        ),
+    ],
+)
+def test_srv_at_an_endpoint_name(
+    objects: list[dict[str, Any]], name: str, expected: list[str]
+) -> None:
+    state = loaded(objects, ZoneSettings())
+    reasons = explain(state, name, forwarding=NOT_FORWARDED, qtype="SRV")
+    assert reasons[1:] == expected
+    assert _srv_lines(reasons) == _srv_records(state, name)
+
+
+V6 = "fd00:10:244::"  # dashed, a label may not end in "-": fd00-10-244--0
+
+
+@pytest.mark.parametrize(
+    ("objects", "settings", "label", "expected"),
+    [
+        pytest.param(
+            [service(("mysql", 3306)), slice_("db-a", DB_0, ports=MYSQL_PORT)],
+            ZoneSettings(),
+            "db-0",
+            ["endpoint 10.244.2.10 of EndpointSlice db-a, pod db-0: ready."],
+            id="hostname",
+        ),
+        pytest.param(
+            [
+                service(("mysql", 3306)),
+                slice_("db-a", endpoint("10.244.2.10", pod="db-0"), ports=MYSQL_PORT),
+            ],
+            ZoneSettings(),
+            "db-0",
+            [
+                "endpoint 10.244.2.10 of EndpointSlice db-a, pod db-0 is named 10-244-2-10, "
+                "not db-0: a pod name names an endpoint only with --endpoint-pod-names."
+            ],
+            id="pod-name-without-endpoint-pod-names",
+        ),
+        pytest.param(
+            [
+                service(("mysql", 3306)),
+                slice_("db-a", endpoint("10.244.2.10", pod="db-0"), ports=MYSQL_PORT),
+            ],
+            ZoneSettings(endpoint_pod_names=True),
+            "db-0",
+            ["endpoint 10.244.2.10 of EndpointSlice db-a, pod db-0: ready."],
+            id="pod-name-with-endpoint-pod-names",
+        ),
+        pytest.param(
+            [
+                service(("mysql", 3306)),
+                slice_("db-a", endpoint(V6, pod="db-6"), ports=MYSQL_PORT, family="IPv6"),
+            ],
+            ZoneSettings(),
+            "fd00-10-244--0",
+            [f"endpoint {V6} of EndpointSlice db-a, pod db-6: ready."],
+            id="dashed-ipv6-ending-in-a-zero",
+        ),
+        pytest.param(
+            [
+                service(("mysql", 3306)),
+                slice_("db-a", endpoint("10.244.2.10", pod="db-0"), ports=MYSQL_PORT),
+                slice_(
+                    "db-b", endpoint("10.244.2.10", pod="db-0", hostname="main"), ports=MYSQL_PORT
+                ),
+            ],
+            ZoneSettings(),
+            "main",
+            [
+                "endpoint 10.244.2.10 of EndpointSlice db-b, pod db-0 is named 10-244-2-10, "
+                "not main: the first EndpointSlice by name that lists its address names it."
+            ],
+            id="hostname-of-a-second-slice",
+        ),
+        pytest.param(
+            [
+                service(("mysql", 3306)),
+                slice_("db-a", endpoint("10.244.2.12", pod="db-2", ready=False), ports=MYSQL_PORT),
+            ],
+            ZoneSettings(endpoint_pod_names=True),
+            "db-2",
+            ["endpoint 10.244.2.12 of EndpointSlice db-a, pod db-2: not ready (so no record)."],
+            id="not-ready",
+        ),
+        pytest.param(
+            [
+                service(("mysql", 3306), publish_not_ready=True),
+                slice_("db-a", endpoint("10.244.2.12", pod="db-2", ready=False), ports=MYSQL_PORT),
+            ],
+            ZoneSettings(),
+            "10-244-2-12",
+            [
+                "endpoint 10.244.2.12 of EndpointSlice db-a, pod db-2: "
+                "not ready, but published (publishNotReadyAddresses)."
+            ],
+            id="not-ready-but-published",
+        ),
+    ],
+)
+def test_endpoint_name_uses_the_zone_label_rule(
+    objects: list[dict[str, Any]], settings: ZoneSettings, label: str, expected: list[str]
+) -> None:
+    """An endpoint name is explained by the rule that makes its records (`endpoint_label`,
+    `ready_endpoints`): the endpoint it names is exactly the one whose address it answers."""
+    state = loaded(objects, settings)
+    name = f"{label}.{DB}"
+    reasons = explain(state, name, forwarding=NOT_FORWARDED)
+    assert reasons[1:] == expected
+    explained = [line.split()[1] for line in expected if ": ready" in line or "published" in line]
+    rrsets = state.index.rrsets.get(name) or {}
+    served = [str(r.data) for t in (RRType.A, RRType.AAAA) for r in rrsets.get(t, ())]
+    assert explained == served
+
+
+LONG_ZONE = ".".join(["z" * 50] * 4)  # 205 octets: a 63-octet endpoint label is too many
+LONG_HOST = "h" * 63
+
+
+@pytest.mark.parametrize("at_the_service_name", [False, True], ids=["port-name", "service-name"])
+def test_a_target_dns_cannot_carry_is_left_out_not_served(at_the_service_name: bool) -> None:
+    objects = [
+        service(("mysql", 3306)),
+        slice_(
+            "db-a", DB_0, endpoint("10.244.2.11", pod="db-1", hostname=LONG_HOST), ports=MYSQL_PORT
+        ),
+    ]
+    state = loaded(objects, ZoneSettings(zone=LONG_ZONE))
+    domain = f"db.shop.svc.{LONG_ZONE}"
+    if at_the_service_name:
+        name, reasons = domain, explain(state, domain, forwarding=NOT_FORWARDED, qtype="SRV")
+    else:
+        name = f"_mysql._tcp.{domain}"
+        reasons = explain(state, name, forwarding=NOT_FORWARDED)
+    assert _srv_lines(reasons) == _srv_records(state, name) == [(3306, f"db-0.{domain}")]
+    (left_out,) = [line for line in reasons if line.startswith("left out: SRV")]
+    assert left_out.startswith(f"left out: SRV 3306 {LONG_HOST}.{domain}: ")
+    source = "endpoint 10.244.2.11 (pod db-1) of EndpointSlice db-a"
+    assert f"{source}; the target is not a DNS name: '{LONG_HOST}" in left_out
+    assert left_out.endswith("(281 octets, over 255).")
+
+
+def test_an_owner_dns_cannot_carry_is_left_out() -> None:
+    state = loaded([service((LONG_PORT, 8443), cluster_ip=CLUSTER_IP)], ZoneSettings())
+    name = f"_{LONG_PORT}._tcp.{DB}"
+    reasons = explain(state, name, forwarding=NOT_FORWARDED)
+    assert reasons[1:] == [
+        f"left out: the name is not a DNS name: '{name}' (a label of 64 octets, over 63); "
+        "no record can have it."
+    ]
+    assert _srv_records(state, name) == []
 
 
 def _srv_lines(reasons: list[str]) -> list[tuple[int, str]]:

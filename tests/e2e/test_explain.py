@@ -131,6 +131,65 @@ WEB = "web.shop.svc.cluster.local"
             id="unnamed-port",
         ),
         pytest.param(
+            WEB,
+            [
+                "Service shop/web has the ClusterIP(s) 10.96.100.10.",
+                "one SRV per port of the Service, unnamed ones too, to the Service name itself, "
+                "which answers its ClusterIP(s) (as CoreDNS; the spec is silent).",
+                f"SRV 80 {WEB}: port http/TCP of the Service.",
+                f"SRV 9090 {WEB}: port metrics/TCP of the Service.",
+            ],
+            id="clusterip-service-name-every-port",
+        ),
+        pytest.param(
+            "plain.shop.svc.cluster.local",
+            [
+                "Service shop/plain has the ClusterIP(s) 10.96.100.20.",
+                "one SRV per port of the Service, unnamed ones too, to the Service name itself, "
+                "which answers its ClusterIP(s) (as CoreDNS; the spec is silent).",
+                "SRV 8080 plain.shop.svc.cluster.local: unnamed port 8080/TCP of the Service.",
+            ],
+            id="clusterip-service-name-unnamed-port",
+        ),
+        pytest.param(
+            DB,
+            [
+                "Service shop/db is headless (clusterIP: None).",
+                "one SRV per port of each ready endpoint, unnamed ones too, to the endpoint's "
+                "name (as CoreDNS; the spec is silent).",
+                f"SRV 3306 db-0.{DB}: port mysql/TCP of endpoint 10.244.2.10 (pod db-0) "
+                "of EndpointSlice db-kwpt4.",
+                f"SRV 3306 db-1.{DB}: port mysql/TCP of endpoint 10.244.2.11 (pod db-1) "
+                "of EndpointSlice db-kwpt4.",
+                "not ready, left out: 10.244.2.12 (pod db-2) from db-kwpt4.",
+            ],
+            id="headless-service-name-each-endpoint",
+        ),
+        pytest.param(
+            f"db-0.{DB}",
+            [
+                "Service shop/db is headless (clusterIP: None).",
+                "one SRV per port of the endpoint, unnamed ones too, to the endpoint name "
+                "itself (as CoreDNS; the spec is silent).",
+                f"SRV 3306 db-0.{DB}: port mysql/TCP of endpoint 10.244.2.10 (pod db-0) "
+                "of EndpointSlice db-kwpt4.",
+            ],
+            id="endpoint-name",
+        ),
+        pytest.param(
+            f"10-244-1-10.{WEB}",
+            [
+                "Service shop/web has the ClusterIP(s) 10.96.100.10.",
+                "one SRV per port of the endpoint, unnamed ones too, to the endpoint name "
+                "itself (as CoreDNS; the spec is silent).",
+                f"SRV 8080 10-244-1-10.{WEB}: port http/TCP of endpoint 10.244.1.10 (pod web-0) "
+                "of EndpointSlice web-6m4kj.",
+                f"SRV 9090 10-244-1-10.{WEB}: port metrics/TCP of endpoint 10.244.1.10 "
+                "(pod web-0) of EndpointSlice web-6m4kj.",
+            ],
+            id="endpoint-name-behind-a-clusterip",
+        ),
+        pytest.param(
             "_http._tcp.ext.shop.svc.cluster.local",
             [
                 "Service shop/ext is an ExternalName for www.example.com.",
@@ -143,10 +202,9 @@ WEB = "web.shop.svc.cluster.local"
 def test_srv_traces_each_target(name: str, expected: list[str]) -> None:
     answer, reasons = explained(name, "SRV")
     assert reasons == expected
-    for line in expected:  # every target explained is a target answered
-        if line.startswith("SRV "):
-            _, port, target = line.split(":")[0].split()
-            assert f" {port} {target}." in answer
+    answered = re.findall(r"\sSRV\s+\d+ \d+ (\d+) (\S+)\.$", answer, re.M)
+    traced = [tuple(line.split(":")[0].split()[1:]) for line in expected if line[:4] == "SRV "]
+    assert traced == answered  # every record explained is a record answered, and no other
 
 
 def test_srv_of_an_address_in_two_slices_names_each_slice_and_its_port(tmp_path: Path) -> None:
