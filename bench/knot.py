@@ -479,9 +479,10 @@ def dnsperf(
     rate: int | None = None,
     verbose_to: Path | None = None,
     passes: int | None = None,
+    extra: tuple[str, ...] = (),
 ) -> Perf:
     command = [tool, "-s", "127.0.0.1", "-p", str(server.port), "-d", str(queries)]
-    command += ["-c", "4", "-q", "100", "-l", str(seconds)]
+    command += ["-c", "4", "-q", "100", "-l", str(seconds), *extra]
     if rate is not None:
         command += ["-Q", str(rate)]
     if verbose_to is not None:

@@ -101,6 +101,12 @@ def _parser() -> argparse.ArgumentParser:
     serving.add_argument(
         "--force-tcp", action="store_true", default=None, help="ask upstreams over TCP only"
     )
+    serving.add_argument(
+        "--rotate",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="rotate multi-address answers, round robin (default on)",
+    )
     serving.add_argument("--cache-size", metavar="N", help="forwarded answers kept (10000)")
     serving.add_argument("--cache-ttl", metavar="SECONDS", help="longest kept (default 30)")
     serving.add_argument(

@@ -100,6 +100,9 @@ class Config:
     watch_timeout: int = field(default=300, metadata=LIVE)
     # Seconds to keep serving after SIGTERM, with /ready at 503; read when SIGTERM comes.
     lameduck: float = field(default=0.0, metadata=LIVE)
+    # A/AAAA RRsets of several records start one record later each answer (CoreDNS's
+    # `loadbalance`), the zone's and cached forwarded ones; `--no-rotate` keeps one order.
+    rotate: bool = field(default=True, metadata=LIVE)
 
     def zone_settings(self) -> ZoneSettings:
         return ZoneSettings(
@@ -367,4 +370,5 @@ def build(values: Mapping[str, Any]) -> Config:
         startup_timeout=startup,
         watch_timeout=watch_timeout,
         lameduck=lameduck,
+        rotate=_flag(given.get("rotate", True), "rotate"),
     )

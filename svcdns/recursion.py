@@ -89,6 +89,7 @@ class Recursion:
         self.forwarder.force_tcp = config.force_tcp
         if (self.cache.size, self.cache.max_ttl) != (config.cache_size, config.cache_ttl):
             self.cache = ForwardCache(size=config.cache_size, max_ttl=config.cache_ttl)
+        self.cache.rotate = config.rotate  # from the next answer cached
         self._serve_stale = config.serve_stale
 
     @property

@@ -220,6 +220,7 @@ class Runtime:
         changed, restart = sighup_changes(old, new)
         recursion.reconfigure(new)
         handler.forwarding = handler.fast.chase_external = recursion.enabled
+        handler.rotation.enabled = new.rotate
         if new.ttl != old.ttl:
             self.state.reconfigure(new.zone_settings(), now=time.time())
             handler.fast.refresh()
@@ -319,7 +320,7 @@ class Runtime:
             log.warning(
                 "no upstream (/etc/resolv.conf has none): names outside the zones get REFUSED"
             )
-        handler = Handler(self.state, forwarding=recursion.enabled)
+        handler = Handler(self.state, forwarding=recursion.enabled, rotate=config.rotate)
         if recursion.enabled:
             self._forwarding_metrics(recursion)
         metrics = self.metrics

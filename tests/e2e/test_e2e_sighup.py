@@ -205,3 +205,35 @@ def test_sighup_applies_the_watch_timeout_to_the_next_watch(
         assert set(watch_timeouts(fake)[1:]) == {"7"}
     finally:
         server.stop()
+
+
+DB_PEERS = "db-peers.shop.svc.cluster.local"  # headless, three ready endpoints
+
+
+def first_addresses(server: ServerProcess, times: int) -> list[str]:
+    firsts = []
+    for _ in range(times):
+        reply = server.udp(DB_PEERS, "A")
+        assert reply.rcode() == dns.rcode.NOERROR and len(reply.answer[0]) == 3
+        firsts.append(reply.answer[0][0].address)
+    return firsts
+
+
+def test_rotation_is_on_by_default_and_sighup_turns_it_off_and_on(
+    start_server: ServerFactory, tmp_path: Path
+) -> None:
+    """Issue 13, point 5: a headless Service's addresses turn from answer to answer, so
+    clients taking the first spread over every pod; `rotate: false` keeps one order."""
+    config = tmp_path / "svcdns.yaml"
+    server = configured(start_server, config, "ttl: 5\n")
+    assert len(set(first_addresses(server, 3))) == 3
+    line = reload(server, config, "rotate: false\n")
+    assert "--rotate applied" in line
+    assert len(set(first_addresses(server, 4))) == 1
+    reload(server, config, "rotate: true\n")
+    assert len(set(first_addresses(server, 3))) == 3
+
+
+def test_no_rotate_keeps_one_order(start_server: ServerFactory) -> None:
+    server = start_server(CLUSTER_YAML, "--no-rotate")
+    assert len(set(first_addresses(server, 4))) == 1
