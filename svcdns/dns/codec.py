@@ -230,21 +230,43 @@ _ADDERS: tuple[Callable[[Any, Any], None], ...] = (
 
 
 def chased_reply(query: Query, cnames: Sequence[Record], upstream: bytes, *, udp: bool) -> bytes:
-    """An ExternalName answered with its target's records from upstream: our CNAME(s),
-    then the upstream's A/AAAA/CNAME answer records, its rcode, RA set, AA clear."""
+    """An ExternalName answered with its target's records from upstream: our CNAME(s), then
+    the upstream's answer records, its rcode and, for a negative answer, its SOA (RFC 2308
+    2.1); RA set, and AA, as the CNAME at the question's name is ours (RFC 1035 4.1.1)."""
     try:
         reply = dnslib.DNSRecord.parse(upstream)
     except (dnslib.DNSError, ValueError, IndexError, struct.error, UnicodeError):
         return encode_reply(query, Answer(Rcode.SERVFAIL, authoritative=False), udp=udp)
-    found: list[Record] = []
-    for rr in reply.rr:
-        if rr.rtype in (RRType.A, RRType.AAAA, RRType.CNAME):
-            owner = str(rr.rname).rstrip(".").lower()
-            data = str(rr.rdata).rstrip(".") if rr.rtype == RRType.CNAME else str(rr.rdata)
-            found.append(Record(owner, RRType(rr.rtype), rr.ttl, data))
+    found = [r for r in map(_record_of, reply.rr) if r is not None]
+    authority: list[Record] = []
+    if not found:
+        soas = (_record_of(rr) for rr in reply.auth if rr.rtype == RRType.SOA)
+        authority = [r for r in soas if r is not None][:1]
     rcode = Rcode(reply.header.rcode) if reply.header.rcode in (0, 2, 3, 5) else Rcode.SERVFAIL
-    answer = Answer(rcode, answer=(*cnames, *found), authoritative=False)
+    answer = Answer(rcode, answer=(*cnames, *found), authority=tuple(authority))
     return encode_reply(query, answer, udp=udp, recursion=True)
+
+
+def _record_of(rr: Any) -> Record | None:
+    """An upstream record we can carry on (addresses, names, SRV, SOA); None otherwise."""
+    owner = str(rr.rname).rstrip(".").lower()
+    rdata = rr.rdata
+    try:
+        if rr.rtype in (RRType.A, RRType.AAAA):
+            return Record(owner, RRType(rr.rtype), rr.ttl, str(rdata))
+        if rr.rtype in (RRType.CNAME, RRType.PTR):
+            return Record(owner, RRType(rr.rtype), rr.ttl, str(rdata.label).rstrip("."))
+        if rr.rtype == RRType.SRV:
+            target = str(rdata.target).rstrip(".")
+            data = SRVData(rdata.priority, rdata.weight, rdata.port, target)
+            return Record(owner, RRType.SRV, rr.ttl, data)
+        if rr.rtype == RRType.SOA:
+            times = rdata.times
+            soa = SOAData(str(rdata.mname).rstrip("."), str(rdata.rname).rstrip("."), *times)
+            return Record(owner, RRType.SOA, rr.ttl, soa)
+    except (AttributeError, TypeError, ValueError):
+        return None
+    return None
 
 
 def question_message(name: str, qtype: str) -> bytes:

@@ -215,8 +215,12 @@ class Handler:
         last = result.answer[-1]
         if last.rtype != RRType.CNAME or query.qtype in (RRType.CNAME, RRType.ANY):
             return None
-        end = question_end(data)
         target = str(last.data).lower()
+        if answer(self.state, target, query.qtype) is not None:
+            # Ours (a chain that ends in the zone without that type, or loops): the answer
+            # stands, CNAME then NODATA with our SOA (RFC 1034 4.3.2 3a, RFC 2308 2.2).
+            return None
+        end = question_end(data)
         try:
             question = name_wire(target) + data[end - 4 : end]
         except ValueError:

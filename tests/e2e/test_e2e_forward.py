@@ -20,6 +20,7 @@ import dns.flags
 import dns.message
 import dns.query
 import dns.rcode
+import dns.rdatatype
 import pytest
 from conftest import (
     CLUSTER_YAML,
@@ -384,7 +385,8 @@ def test_an_external_name_target_is_looked_up_upstream(
             "ext.shop.svc.cluster.local. 5 IN CNAME www.example.com.",
             "www.example.com. 30 IN A 192.0.2.30",
         ]
-        assert reply.flags & dns.flags.RA and not reply.flags & dns.flags.AA
+        # AA: the CNAME at the name asked is ours (RFC 1035 4.1.1), as CoreDNS sets it.
+        assert reply.flags & dns.flags.RA and reply.flags & dns.flags.AA
     assert len(asked(upstream)) == 1  # the second came from the cache
     cname = dns.query.udp(
         dns.message.make_query("ext.shop.svc.cluster.local", "CNAME"),
@@ -396,6 +398,42 @@ def test_an_external_name_target_is_looked_up_upstream(
     assert [rrset.to_text() for rrset in cname.answer] == [
         "ext.shop.svc.cluster.local. 5 IN CNAME www.example.com."
     ]
+
+
+def test_an_external_name_into_the_zone_is_never_sent_upstream(
+    start_server: ServerFactory, upstream: UpstreamServer
+) -> None:
+    """Found side by side with CoreDNS (issue 13): with forwarding on, a chain that ends in
+    the zone at a name without the type asked was sent upstream, whose NXDOMAIN was passed
+    on for a name that exists. It is CNAME, then NODATA with our SOA (RFC 1034 4.3.2 3a,
+    RFC 2308 2.2)."""
+    server = forwarding(start_server, upstream)
+    for rdtype in ("AAAA", "TXT", "MX"):
+        query = dns.message.make_query("web-alias.shop.svc.cluster.local", rdtype)
+        reply = dns.query.udp(query, server.host, port=server.port, timeout=6)
+        assert reply.rcode() == dns.rcode.NOERROR, rdtype
+        assert reply.flags & dns.flags.AA
+        assert [rrset.to_text() for rrset in reply.answer] == [
+            "web-alias.shop.svc.cluster.local. 5 IN CNAME web.shop.svc.cluster.local."
+        ]
+        assert [rrset.name.to_text() for rrset in reply.authority] == ["cluster.local."]
+        assert reply.authority[0].rdtype == dns.rdatatype.SOA
+    assert asked(upstream) == []
+
+
+def test_an_external_name_whose_target_does_not_exist_carries_the_upstream_soa(
+    start_server: ServerFactory, upstream: UpstreamServer
+) -> None:
+    """The CNAME is ours, the NXDOMAIN is the target's (RFC 6604): the upstream's SOA comes
+    with it, so a resolver can cache the denial for its negative TTL (RFC 2308 2.1)."""
+    server = forwarding(start_server, upstream)  # the upstream has no www.example.com
+    reply = ask(server, "ext.shop.svc.cluster.local")
+    assert reply.rcode() == dns.rcode.NXDOMAIN
+    assert reply.flags & dns.flags.AA and reply.flags & dns.flags.RA
+    assert [rrset.to_text() for rrset in reply.answer] == [
+        "ext.shop.svc.cluster.local. 5 IN CNAME www.example.com."
+    ]
+    assert [rrset.rdtype for rrset in reply.authority] == [dns.rdatatype.SOA]
 
 
 def test_log_queries_says_where_each_answer_came_from_in_json(
