@@ -39,7 +39,6 @@ import ipaddress
 import json
 import random
 import signal
-import socket
 import socketserver
 import subprocess
 import sys
@@ -65,6 +64,8 @@ import dns.rrset
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO / "bench"))
+import knot  # noqa: E402  (bench/knot.py: free_port)
 from fakeapi import FakeApiServer  # noqa: E402
 
 ZONE = "cluster.local"
@@ -554,7 +555,7 @@ class Upstream:
     """upstream_reply() on UDP and TCP of one loopback port, in threads."""
 
     def __init__(self) -> None:
-        self.port = free_port()
+        self.port = knot.free_port()
         self.udp = socketserver.ThreadingUDPServer(("127.0.0.1", self.port), UdpHandler)
         self.tcp = socketserver.ThreadingTCPServer(("127.0.0.1", self.port), TcpHandler)
         for server in (self.udp, self.tcp):
@@ -568,20 +569,6 @@ class Upstream:
 
 
 # -- the servers --------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    """A port free on 127.0.0.1 for both TCP and UDP (DNS listens on both)."""
-    while True:
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-            tcp.bind(("127.0.0.1", 0))
-            number = int(tcp.getsockname()[1])
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-                try:
-                    udp.bind(("127.0.0.1", number))
-                except OSError:
-                    continue
-        return number
 
 
 def corefile(*, port: int, ready: int, kubeconfig: Path, upstream: int) -> str:
@@ -690,7 +677,7 @@ def run(args: argparse.Namespace, work: Path, started: list[subprocess.Popen[byt
             fake.apply(obj)
         fake.start()
         kubeconfig = fake.write_kubeconfig(work / "kubeconfig")
-        dns_a, http_a, dns_b, ready_b = (free_port() for _ in range(4))
+        dns_a, http_a, dns_b, ready_b = (knot.free_port() for _ in range(4))
         conf = corefile(port=dns_b, ready=ready_b, kubeconfig=kubeconfig, upstream=upstream.port)
         (work / "Corefile").write_text(conf)
         argv = [sys.executable, "-m", "svcdns", "serve", "--kubeconfig", str(kubeconfig),

@@ -480,3 +480,35 @@ def as_list(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
 def to_yaml(*items: dict[str, Any]) -> str:
     return yaml.safe_dump(as_list(items), sort_keys=False)
+
+
+# -- TCP and UDP clients that hold their sockets (limits, overload, SIGHUP) ------------------
+
+
+def connect(server: ServerProcess) -> socket.socket:
+    return socket.create_connection((server.host, server.port), timeout=5)
+
+
+def answered(sock: socket.socket, ident: int, qname: str = "web.shop.svc.cluster.local") -> bool:
+    """One query over an open TCP connection; whether its reply came back."""
+    sock.sendall(tcp_frame(make_query(qname, "A", id=ident).to_wire()))
+    return dns.message.from_wire(tcp_read_message(sock)).id == ident
+
+
+def closed_by_server(sock: socket.socket) -> bool:
+    try:
+        return sock.recv(1) == b""
+    except ConnectionResetError:
+        return True
+
+
+def drain(sock: socket.socket, *, quiet: float) -> int:
+    """Replies read until none came for `quiet` seconds."""
+    sock.settimeout(quiet)
+    count = 0
+    try:
+        while True:
+            sock.recv(4096)
+            count += 1
+    except TimeoutError:
+        return count

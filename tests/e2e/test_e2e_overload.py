@@ -24,6 +24,7 @@ from conftest import (
     ServerFactory,
     ServerProcess,
     answer_data,
+    drain,
     get,
     http_status,
     make_query,
@@ -53,18 +54,6 @@ def rss_bytes(pid: int, field: str = "VmRSS") -> int:
         if line.startswith(field + ":"):
             return int(line.split()[1]) * 1024
     raise AssertionError(f"no {field} for {pid}")
-
-
-def drain(sock: socket.socket, *, quiet: float) -> int:
-    """Replies read until none came for `quiet` seconds."""
-    sock.settimeout(quiet)
-    count = 0
-    try:
-        while True:
-            sock.recv(4096)
-            count += 1
-    except TimeoutError:
-        return count
 
 
 def udp_socket(source: str) -> socket.socket:

@@ -23,13 +23,15 @@ from conftest import (
     SVCDNS,
     ServerFactory,
     ServerProcess,
+    answered,
+    closed_by_server,
+    connect,
+    drain,
     get,
     make_query,
     namespace,
     ops_url,
     poll,
-    tcp_frame,
-    tcp_read_message,
 )
 from fakeapi import FakeApiServer
 
@@ -52,22 +54,6 @@ def reload(server: ServerProcess, config: Path, settings: str) -> str:
     return [line for line in server.lines if SIGHUP_LINE in line][-1]
 
 
-def connect(server: ServerProcess) -> socket.socket:
-    return socket.create_connection((server.host, server.port), timeout=5)
-
-
-def answered(sock: socket.socket, ident: int) -> bool:
-    sock.sendall(tcp_frame(make_query(WEB, "A", id=ident).to_wire()))
-    return dns.message.from_wire(tcp_read_message(sock)).id == ident
-
-
-def closed_by_server(sock: socket.socket) -> bool:
-    try:
-        return sock.recv(1) == b""
-    except ConnectionResetError:
-        return True
-
-
 def burst(server: ServerProcess, count: int) -> int:
     """Send `count` UDP queries from one address; the replies received. In batches, read
     between them: the server sees every datagram, and all go out well within a second."""
@@ -79,17 +65,6 @@ def burst(server: ServerProcess, count: int) -> int:
             received += drain(sock, quiet=0.02)
         received += drain(sock, quiet=0.5)
     return received
-
-
-def drain(sock: socket.socket, *, quiet: float) -> int:
-    sock.settimeout(quiet)
-    count = 0
-    try:
-        while True:
-            sock.recv(4096)
-            count += 1
-    except TimeoutError:
-        return count
 
 
 def test_sighup_applies_the_tcp_limits(start_server: ServerFactory, tmp_path: Path) -> None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import socket
 import time
 
 import dns.message
 from conftest import (
     ServerFactory,
-    ServerProcess,
+    answered,
+    closed_by_server,
+    connect,
     make_query,
     poll,
     tcp_frame,
@@ -16,22 +17,6 @@ from conftest import (
 )
 
 WEB = "web.shop.svc.cluster.local"
-
-
-def connect(server: ServerProcess) -> socket.socket:
-    return socket.create_connection((server.host, server.port), timeout=3)
-
-
-def answered(sock: socket.socket, ident: int) -> bool:
-    sock.sendall(tcp_frame(make_query(WEB, "A", id=ident).to_wire()))
-    return dns.message.from_wire(tcp_read_message(sock)).id == ident
-
-
-def closed_by_server(sock: socket.socket) -> bool:
-    try:
-        return sock.recv(1) == b""
-    except ConnectionResetError:
-        return True
 
 
 def test_idle_connection_is_closed_after_the_timeout(start_server: ServerFactory) -> None:
