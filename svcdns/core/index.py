@@ -34,7 +34,7 @@ from svcdns.core.wire import (
     name_text,
     name_wire,
 )
-from svcdns.core.zonedata import ServiceRecords, srv_set
+from svcdns.core.zonedata import SelfSRV, ServiceRecords, self_srv_records, srv_set
 
 ServiceKey = tuple[str, str]  # (namespace, name)
 _ADDRESS_TYPES = (RRType.A, RRType.AAAA)
@@ -85,9 +85,13 @@ class RecordIndex:
         self.interior: dict[bytes, int] = {}
         self.rrsets = RRsetView(self)
         self._owners_of: dict[ServiceKey, tuple[bytes, ...]] = {}
-        # Endpoint names' SRV sets, implied (see `set_service`): Service domain -> the port
-        # numbers every endpoint name under it held in `addresses` has an SRV for.
+        # SRV sets implied (see `set_service`), by Service domain: the port numbers every
+        # endpoint name under it held in `addresses` has an SRV for; and those of the
+        # ClusterIP name itself, when it is held in `addresses`.
         self.endpoint_ports: dict[bytes, tuple[int, ...]] = {}
+        self.service_ports: dict[bytes, tuple[int, ...]] = {}
+        # Headless Service names whose SRV set is their endpoint names' (`_endpoints_srv`).
+        self.srv_from_endpoints: set[bytes] = set()
 
     def exists(self, name: str) -> bool:
         """Whether a name has records or records below it (RFC 4592 empty non-terminals)."""
@@ -112,18 +116,34 @@ class RecordIndex:
         if stored is None:
             return None
         table_id, value = stored
+        found: dict[int, RRset]
         if table_id == BLOB:
-            return decode_blob(owner, inflate(value))
-        if table_id == ADDRESS:
+            found = decode_blob(owner, inflate(value))
+        elif table_id == ADDRESS:
             rtype = RRType.A if len(value) == 4 else RRType.AAAA
-            found: dict[int, RRset] = {
-                rtype: (Record(owner, rtype, self.ttl, address_text(value)),)
-            }
-            ports = self.endpoint_ports.get(wire[1 + wire[0] :])
-            if ports:  # an endpoint name: its SRV set, implied by its Service's ports
-                found[RRType.SRV] = tuple(srv_set(owner, ((p, owner) for p in ports), self.ttl))
-            return found
-        return {RRType.PTR: (Record(owner, RRType.PTR, self.ttl, name_text(value)),)}
+            found = {rtype: (Record(owner, rtype, self.ttl, address_text(value)),)}
+            # An endpoint name's SRV set, implied by its Service's; a ClusterIP name's own.
+            ports = self.service_ports.get(wire) or self.endpoint_ports.get(wire[1 + wire[0] :])
+            if ports:
+                found[RRType.SRV] = tuple(self_srv_records(owner, ports, self.ttl))
+        else:
+            return {RRType.PTR: (Record(owner, RRType.PTR, self.ttl, name_text(value)),)}
+        if wire in self.srv_from_endpoints:
+            found[RRType.SRV] = self._endpoints_srv(owner, wire)
+        return found
+
+    def _endpoints_srv(self, owner: str, domain: bytes) -> RRset:
+        """A headless Service name's SRV set: one per port of each endpoint name under it,
+        the endpoint its target (as CoreDNS); built when asked, from the endpoint names."""
+        labels = name_text(domain).split(".")
+        entries = []
+        for wire in self._owners_of.get((labels[1], labels[0]), ()):
+            if wire[1 + wire[0] :] != domain:
+                continue
+            target = name_text(wire)
+            srv = (self.decoded(target, wire) or {}).get(RRType.SRV, ())
+            entries += [(r.data.port, target) for r in srv if isinstance(r.data, SRVData)]
+        return tuple(srv_set(owner, entries, self.ttl))
 
     def _form(
         self,
@@ -131,8 +151,10 @@ class RecordIndex:
         merged: tuple[Record, ...],
         addresses: dict[str, list[Record]],
         wires: dict[str, bytes],
+        *,
+        blob: bool = False,
     ) -> Stored:
-        if len(merged) == 1 and merged[0].ttl == self.ttl:
+        if len(merged) == 1 and merged[0].ttl == self.ttl and not blob:
             record = merged[0]
             if record.rtype in _ADDRESS_TYPES:
                 return ADDRESS, address_bytes(str(record.data))
@@ -144,8 +166,30 @@ class RecordIndex:
                 return POINTER, wire
         return BLOB, deflate(encode_blob(owner, _by_type(merged), addresses, wires))
 
+    def _form_encodable(
+        self,
+        owner: str,
+        merged: tuple[Record, ...],
+        addresses: dict[str, list[Record]],
+        wires: dict[str, bytes],
+        left_out: list[str],
+        *,
+        blob: bool = False,
+    ) -> Stored | None:
+        """`_form`, leaving out each record whose target name cannot be encoded (checked
+        only when encoding fails: the common case pays nothing)."""
+        try:
+            return self._form(owner, merged, addresses, wires, blob=blob)
+        except UnencodableName:
+            kept = tuple(r for r in merged if _target_encodable(r, owner, wires, left_out))
+            return self._form(owner, kept, addresses, wires, blob=blob) if kept else None
+
     def set_service(
-        self, key: ServiceKey, records: ServiceRecords, left_out: list[str] | None = None
+        self,
+        key: ServiceKey,
+        records: ServiceRecords,
+        self_srv: SelfSRV | None = None,
+        left_out: list[str] | None = None,
     ) -> set[str]:
         """Replace one Service's records; return the owner names whose RRsets changed.
 
@@ -153,31 +197,40 @@ class RecordIndex:
         over 255 octets) is left out alone, and its owner and reason appended to
         `left_out`: every other record of the Service is still served.
 
-        Every endpoint name has an SRV set (one per port, target itself); a Service's
-        endpoints nearly always share their ports, so the set is implied: the ports most
-        of them have are kept once for the Service (`endpoint_ports`), each endpoint name
-        with exactly those stays a packed address, and any other is stored as a blob (a
-        blob owner's RRsets are all in the blob). 124,000 endpoint names would cost about
-        16 MB more as blobs."""
+        `self_srv` (zonedata.SelfSRV) are the SRV sets at the endpoint names and at a
+        ClusterIP name. Where the owner is otherwise one address, the set is implied, not
+        stored per owner: the ports most endpoints of the Service share are kept once for
+        it (`endpoint_ports`), a ClusterIP name's own in `service_ports`, and the owner
+        stays a packed address; any other owner is a blob holding all its RRsets. 124,000
+        endpoint names would cost about 16 MB more as blobs."""
+        left = [] if left_out is None else left_out
+        self_srv = self_srv or {}
         wires: dict[str, bytes] = {}
-        records = _encodable(records, wires, [] if left_out is None else left_out)
-        new: dict[bytes, tuple[str, tuple[Record, ...]]] = {
-            wires[owner]: (owner, rrs) for owner, rrs in records.items() if rrs
-        }
+        new: dict[bytes, tuple[str, tuple[Record, ...]]] = {}
+        for owner, rrs in records.items():
+            if not rrs:
+                continue
+            try:
+                wires[owner] = wire = name_wire(owner)
+            except UnencodableName as error:
+                left.extend(f"{r.rtype.name} record: {error}" for r in rrs)
+                continue
+            new[wire] = (owner, rrs)
         old_owners = self._owners_of.get(key, ())
         if not new and not old_owners:
             return set()
-        domain = _domain_wire(key, self.zone)
-        implied = {
-            wire: _implied_ports(owner, rrs, self.ttl)
-            for wire, (owner, rrs) in new.items()
-            if wire[1 + wire[0] :] == domain
-        }
-        ports = _most_common(implied.values())
+        domain_name = f"{key[1]}.{key[0]}.svc.{self.zone}".lower()
+        domain = wires.get(domain_name) or _wire_or_none(domain_name)
+        shared = _most_common(v for k, v in self_srv.items() if k != domain_name)
+        own = self_srv.get(domain_name, ())
         addresses = {
             owner: [r for r in rrs if r.rtype in _ADDRESS_TYPES] for owner, rrs in records.items()
         }
         changed: set[str] = set()
+        implied_own = endpoint_changed = False
+        ttl = self.ttl
+        old_shared = self.endpoint_ports.get(domain, ()) if domain else ()
+        old_own = self.service_ports.get(domain, ()) if domain else ()
         old_set = set(old_owners)
         for wire in (*old_owners, *(w for w in new if w not in old_set)):
             owner, mine = new.get(wire, ("", ()))
@@ -188,15 +241,31 @@ class RecordIndex:
             merged = mine
             if current is not None and not under(owner, self.zone):
                 merged = _merge_shared(self.decoded(owner, wire) or {}, key, mine)
-            form = None
-            if wire in implied and implied[wire] != ports:
-                form = BLOB, deflate(encode_blob(owner, _by_type(merged), addresses, wires))
-            elif wire in implied:
-                address = tuple(r for r in merged if r.rtype != RRType.SRV)
-                form = self._form(owner, address, addresses, wires)
-            elif merged:
-                form = self._form(owner, merged, addresses, wires)
-            if form != current or (wire in implied and ports != self._implied_at(domain)):
+            ports = self_srv.get(owner)
+            implied_changed = False
+            if ports is None or not merged:
+                form = (
+                    self._form_encodable(owner, merged, addresses, wires, left) if merged else None
+                )
+            else:
+                endpoint = owner != domain_name
+                first = merged[0]
+                if (
+                    len(merged) == 1
+                    and first.rtype in _ADDRESS_TYPES
+                    and first.ttl == ttl
+                    and (ports == shared or not endpoint)
+                ):
+                    form = ADDRESS, address_bytes(str(first.data))
+                    implied_changed = ports != (old_shared if endpoint else old_own)
+                    implied_own |= not endpoint
+                else:  # spelled out, and a blob: a packed address would imply the wrong set
+                    spelled = (*merged, *self_srv_records(owner, ports, ttl))
+                    form = self._form_encodable(
+                        owner, spelled, addresses, wires, left, blob=endpoint or bool(ports)
+                    )
+                endpoint_changed |= endpoint and (form != current or implied_changed)
+            if form != current or implied_changed:
                 changed.add(owner)
             if current is not None:
                 del self._tables[current[0]][wire]
@@ -205,18 +274,22 @@ class RecordIndex:
                 # reference the same objects, so a target name is held once.
                 self._tables[form[0]][wire] = form[1]
         self._count_interior(self._ancestors(old_owners), self._ancestors(new))
-        if ports and domain is not None:
-            self.endpoint_ports[domain] = _SHARED_PORTS.setdefault(ports, ports)
-        elif domain is not None:
-            self.endpoint_ports.pop(domain, None)
+        if domain is not None:
+            _keep(self.endpoint_ports, domain, shared)
+            _keep(self.service_ports, domain, own if implied_own else ())
+            # A headless name (not itself in `self_srv`) with endpoint names: its SRV set
+            # is theirs, and changes when any of theirs does.
+            if domain_name not in self_srv and len(self_srv) and domain in new:
+                self.srv_from_endpoints.add(domain)
+                if endpoint_changed:
+                    changed.add(domain_name)
+            else:
+                self.srv_from_endpoints.discard(domain)
         if new:
             self._owners_of[key] = tuple(new)
         else:
             self._owners_of.pop(key, None)
         return changed
-
-    def _implied_at(self, domain: bytes | None) -> tuple[int, ...]:
-        return () if domain is None else self.endpoint_ports.get(domain, ())
 
     def snapshot(self) -> RecordIndex:
         """A copy of the tables as they are now (shallow: the bytes are shared), to decode
@@ -226,6 +299,9 @@ class RecordIndex:
         copy.addresses.update(self.addresses)
         copy.pointers.update(self.pointers)
         copy.endpoint_ports.update(self.endpoint_ports)
+        copy.service_ports.update(self.service_ports)
+        copy.srv_from_endpoints.update(self.srv_from_endpoints)
+        copy._owners_of.update(self._owners_of)
         return copy
 
     def records(self) -> list[Record]:
@@ -269,58 +345,33 @@ _NAMED_TARGETS = (RRType.CNAME, RRType.PTR)
 _SHARED_PORTS: dict[tuple[int, ...], tuple[int, ...]] = {}
 
 
-def _domain_wire(key: ServiceKey, zone: str) -> bytes | None:
-    try:
-        return name_wire(f"{key[1]}.{key[0]}.svc.{zone}")
-    except UnencodableName:
-        return None
-
-
-def _implied_ports(owner: str, records: tuple[Record, ...], ttl: int) -> tuple[int, ...] | None:
-    """The ports of an endpoint name whose records are one address with the zone TTL and
-    exactly the SRV set `srv_set` makes for those ports; None for anything else."""
-    address = [r for r in records if r.rtype in _ADDRESS_TYPES]
-    if len(address) != 1 or address[0].ttl != ttl:
-        return None
-    srvs = [r for r in records if r.rtype == RRType.SRV]
-    if len(srvs) + 1 != len(records):
-        return None
-    ports = tuple(sorted(r.data.port for r in srvs if isinstance(r.data, SRVData)))
-    return ports if srv_set(owner, ((p, owner) for p in ports), ttl) == srvs else None
-
-
-def _most_common(found: Iterable[tuple[int, ...] | None]) -> tuple[int, ...]:
-    counts = Counter(ports for ports in found if ports is not None)
+def _most_common(found: Iterable[tuple[int, ...]]) -> tuple[int, ...]:
+    counts = Counter(found)
     return counts.most_common(1)[0][0] if counts else ()
 
 
-def _encodable(
-    records: ServiceRecords, wires: dict[str, bytes], left_out: list[str]
-) -> ServiceRecords:
-    """`records` without those whose owner or target name DNS cannot carry; `wires` gets
-    the wire form of every name kept (owners and targets), for the encoder to reuse."""
-    kept: ServiceRecords = {}
-    for owner, rrs in records.items():
-        try:
-            wires[owner] = name_wire(owner)
-        except UnencodableName as error:
-            left_out.extend(f"{r.rtype.name} record: {error}" for r in rrs)
-            continue
-        good = []
-        for record in rrs:
-            data = record.data
-            target = data.target if isinstance(data, SRVData) else None
-            if record.rtype in _NAMED_TARGETS:
-                target = str(data)
-            if target is not None and target not in wires:
-                try:
-                    wires[target] = name_wire(target)
-                except UnencodableName as error:
-                    left_out.append(f"{record.rtype.name} record of {owner}: target {error}")
-                    continue
-            good.append(record)
-        kept[owner] = tuple(good)
-    return kept
+def _keep(table: dict[bytes, tuple[int, ...]], domain: bytes, ports: tuple[int, ...]) -> None:
+    if ports:
+        table[domain] = _SHARED_PORTS.setdefault(ports, ports)
+    else:
+        table.pop(domain, None)
+
+
+def _target_encodable(
+    record: Record, owner: str, wires: dict[str, bytes], left_out: list[str]
+) -> bool:
+    data = record.data
+    target = data.target if isinstance(data, SRVData) else None
+    if record.rtype in _NAMED_TARGETS:
+        target = str(data)
+    if target is None or target in wires:
+        return True
+    try:
+        wires[target] = name_wire(target)
+    except UnencodableName as error:
+        left_out.append(f"{record.rtype.name} record of {owner}: target {error}")
+        return False
+    return True
 
 
 def _merge_shared(

@@ -242,8 +242,8 @@ class ClusterState:
             slices = [self._legacy[key]]
         left_out: list[str] = []
         try:
-            records = service_records(service, slices, self.settings)
-            changed = self.index.set_service(key, records, left_out)
+            records, self_srv = service_records(service, slices, self.settings)
+            changed = self.index.set_service(key, records, self_srv, left_out)
         except Exception as error:  # whatever one Service holds must cost that Service only
             left_out = [f"every record: {type(error).__name__}: {str(error)[:200]}"]
             changed = self.index.set_service(key, {})

@@ -18,6 +18,11 @@ from svcdns.core.names import dashed, is_dns_label, is_ipv6, reverse_name
 from svcdns.core.rr import Record, RRType, SRVData
 
 ServiceRecords = dict[str, tuple[Record, ...]]
+# Owners with an SRV per port targeting the owner itself (an endpoint name; a ClusterIP
+# Service's name), as the port numbers: cheap to keep and to compare, and spelled out as
+# records only where needed (`self_srv_records`), since 124,000 endpoint names of a big
+# cluster would otherwise cost as many record objects at each load.
+SelfSRV = dict[str, tuple[int, ...]]
 
 
 class PodMode(enum.Enum):
@@ -129,14 +134,27 @@ def _is_ip(text: str) -> bool:
     return True
 
 
+def self_srv_records(owner: str, ports: tuple[int, ...], ttl: int) -> list[Record]:
+    """The SRV set an owner of `SelfSRV` has: one per port, target the owner itself."""
+    return srv_set(owner, ((port, owner) for port in ports), ttl)
+
+
+def _port_numbers(ports: Iterable[Port]) -> tuple[int, ...]:
+    return tuple(sorted({port.port for port in ports}))
+
+
 def _add_endpoint(
-    out: dict[str, list[Record]], endpoint: NamedEndpoint, domain: str, ttl: int
+    out: dict[str, list[Record]],
+    self_srv: SelfSRV,
+    endpoint: NamedEndpoint,
+    domain: str,
+    ttl: int,
 ) -> str:
     """The endpoint's own name (spec 2.4.1), its PTR (2.4.4), and SRV at its name with each
     of its ports, unnamed ones too (CoreDNS; the spec is silent); returns that name."""
     host = f"{endpoint.label}.{domain}"
     out[host].append(Record(host, address_type(endpoint.address), ttl, endpoint.address))
-    out[host] += srv_set(host, ((port.port, host) for port in endpoint.ports), ttl)
+    self_srv[host] = _port_numbers(endpoint.ports)
     ptr_owner = reverse_name(endpoint.address)
     out[ptr_owner].append(Record(ptr_owner, RRType.PTR, ttl, host))
     return host
@@ -144,11 +162,13 @@ def _add_endpoint(
 
 def service_records(
     service: Service, slices: Sequence[EndpointSlice], settings: ZoneSettings
-) -> ServiceRecords:
-    """Every record this Service owns, by owner name, in a stable order."""
+) -> tuple[ServiceRecords, SelfSRV]:
+    """Every record this Service owns, by owner name, in a stable order; the SRV sets of
+    its endpoint names and ClusterIP name as port numbers (`SelfSRV`)."""
     domain = service_domain(service, settings.zone)
     ttl = settings.ttl
     out: dict[str, list[Record]] = defaultdict(list)
+    self_srv: SelfSRV = {}
     if service.kind is ServiceKind.EXTERNAL_NAME:
         # An IP is not a name a CNAME can point at; Kubernetes gives it no record.
         if not _is_ip(service.external_name):
@@ -160,22 +180,37 @@ def service_records(
         out.update(_srv_records(((port, domain) for port in service.ports), domain, ttl))
         # SRV at the Service name itself: every port, unnamed ones too, target the name
         # (CoreDNS; the spec is silent).
-        out[domain] += srv_set(domain, ((port.port, domain) for port in service.ports), ttl)
+        self_srv[domain] = _port_numbers(service.ports)
         # Endpoint names and PTRs exist behind a ClusterIP too (CoreDNS; the spec is silent),
         # but the service name and its SRV records point at the ClusterIP (spec 2.3).
         for endpoint in ready_endpoints(service, slices, use_pod_name=settings.endpoint_pod_names):
-            _add_endpoint(out, endpoint, domain, ttl)
+            _add_endpoint(out, self_srv, endpoint, domain, ttl)
     else:
         endpoints = ready_endpoints(service, slices, use_pod_name=settings.endpoint_pod_names)
         srv_targets = []
         for endpoint in endpoints:
-            host = _add_endpoint(out, endpoint, domain, ttl)
+            host = _add_endpoint(out, self_srv, endpoint, domain, ttl)
             out[domain].append(
                 Record(domain, address_type(endpoint.address), ttl, endpoint.address)
             )
             srv_targets += [(port, host) for port in endpoint.ports]
         out.update(_srv_records(srv_targets, domain, ttl))
-        # SRV at the Service name: every port of every ready endpoint (CoreDNS).
-        if srv_targets:
-            out[domain] += srv_set(domain, ((p.port, host) for p, host in srv_targets), ttl)
-    return {owner: tuple(records) for owner, records in out.items()}
+        # The SRV set at the Service name, every port of every ready endpoint (as CoreDNS),
+        # is its endpoint names' sets together: the index builds it from theirs.
+    return {owner: tuple(records) for owner, records in out.items()}, self_srv
+
+
+def all_records(
+    service: Service, slices: Sequence[EndpointSlice], settings: ZoneSettings
+) -> ServiceRecords:
+    """`service_records` with every SRV set spelled out as records (for readers that want
+    them all: tests, `explain`)."""
+    records, self_srv = service_records(service, slices, settings)
+    spelled = dict(records)
+    for owner, ports in self_srv.items():
+        spelled[owner] = (*spelled.get(owner, ()), *self_srv_records(owner, ports, settings.ttl))
+    domain = service_domain(service, settings.zone)
+    if service.kind is ServiceKind.HEADLESS and domain in spelled:
+        targets = ((port, owner) for owner, ports in self_srv.items() for port in ports)
+        spelled[domain] = (*spelled[domain], *srv_set(domain, targets, settings.ttl))
+    return spelled

@@ -8,10 +8,11 @@ come from a template holding the current SOA, so a serial bump can never leave a
 It answers only what it is sure of and returns None for everything else, which the handler
 gives to the full parser: anything not a plain IN query with at most a well-formed OPT, EDNS
 version above 0, ANY, zone transfers, special names (apex, `dns-version`, `ns.dns`,
-`<ns>.svc`, pods), CNAMEs into the zone, SRV at an endpoint name (its set is implied by its
-Service's ports, `RecordIndex.endpoint_ports`), names outside the zone, and any time before
-the first sync. The same input gets the same reply either way; `tests/dns/test_fastpath.py`
-compares the two paths. No sockets, no clocks, no dnslib.
+`<ns>.svc`, pods), CNAMEs into the zone, SRV sets the index implies rather than stores (at
+an endpoint name or a ClusterIP name held as a packed address, and at a headless name:
+`RecordIndex.endpoint_ports`, `service_ports`, `srv_from_endpoints`), names outside the
+zone, and any time before the first sync. The same input gets the same reply either way;
+`tests/dns/test_fastpath.py` compares the two paths. No sockets, no clocks, no dnslib.
 """
 
 from __future__ import annotations
@@ -70,6 +71,8 @@ class FastPath:
         self._addresses = index.addresses
         self._pointers = index.pointers
         self._endpoint_ports = index.endpoint_ports
+        self._service_ports = index.service_ports
+        self._srv_from_endpoints = index.srv_from_endpoints
         # With forwarding on, an ExternalName's target outside the zones is looked up too.
         self.chase_external = False
         self.refresh()
@@ -143,8 +146,12 @@ class FastPath:
                         opt,
                     )
                 )
-            if qtype == _SRV and name[1 + name[0] :] in self._endpoint_ports:
-                return None  # an endpoint name's implied SRV set: the full path spells it
+            if qtype == _SRV and (
+                name in self._service_ports
+                or name[1 + name[0] :] in self._endpoint_ports
+                or name in self._srv_from_endpoints
+            ):
+                return None  # an implied SRV set (an endpoint's, a ClusterIP's): the full path
             return self._nodata(data, question_end, name, qtype, opt, limit)
         target = self._pointers.get(name)
         if target is not None:
@@ -179,6 +186,8 @@ class FastPath:
                     body = body[shift:anlen] + body[:shift] + body[anlen:]
                 return _positive(data, question_end, ancount, arcount, body, anlen, opt, limit)
             position = start + anlen + arlen
+        if qtype == _SRV and name in self._srv_from_endpoints:
+            return None  # a headless name's SRV set is built from its endpoints': full path
         return self._nodata(data, question_end, name, qtype, opt, limit)
 
     def _nodata(

@@ -242,3 +242,53 @@ def test_a_port_change_changes_every_endpoint_name_and_the_serial() -> None:
     assert [r.data.port for r in srv] == [8081]
     state.apply(Delete(ObjectKey("Service", "shop", "db")), now=T0 + 6)
     assert state.index.endpoint_ports == {}
+
+
+def test_a_clusterip_name_stays_a_packed_address_with_its_srv_set_implied() -> None:
+    """The most asked name of all stays on the fast path's cheapest table; its SRV set (one
+    per port, target itself, as CoreDNS) is kept as the Service's port numbers."""
+    state = ClusterState(ZoneSettings())
+    upsert(state, svc("web", "10.96.0.10"))
+    wire = name_wire("web.shop.svc.cluster.local")
+    assert wire in state.index.addresses
+    assert state.index.service_ports == {wire: (80,)}
+    srv = state.index.rrsets["web.shop.svc.cluster.local"][RRType.SRV]
+    assert [r.data for r in srv] == [SRVData(0, 100, 80, "web.shop.svc.cluster.local")]
+    moved = svc("web", "10.96.0.10")
+    moved["spec"]["ports"] = [{"name": "http", "port": 8080}]
+    assert "web.shop.svc.cluster.local" in upsert(state, moved, T0 + 1)
+    assert state.index.service_ports == {wire: (8080,)}
+    dual = svc("web", "10.96.0.10")
+    dual["spec"]["clusterIPs"] = ["10.96.0.10", "fd00::10"]
+    upsert(state, dual, T0 + 2)
+    assert wire in state.index.blobs and state.index.service_ports == {}
+    rrsets = state.index.rrsets["web.shop.svc.cluster.local"]
+    assert set(rrsets) == {RRType.A, RRType.AAAA, RRType.SRV}
+
+
+def test_implied_srv_sets_are_listed_by_records_and_by_a_snapshot() -> None:
+    """`svcdns records` and zone transfers walk `records()`, a transfer on a snapshot: the
+    SRV sets the index implies are listed like any other record."""
+    state = ClusterState(ZoneSettings())
+    upsert(state, svc("web", "10.96.0.10"))
+    upsert(state, headless("db"))
+    upsert(state, slice_("db-1", "db", ("10.244.7.1", True), ("10.244.7.2", True)))
+    expected = {
+        ("web.shop.svc.cluster.local", 80, "web.shop.svc.cluster.local"),
+        ("10-244-7-1.db.shop.svc.cluster.local", 8080, "10-244-7-1.db.shop.svc.cluster.local"),
+        ("10-244-7-2.db.shop.svc.cluster.local", 8080, "10-244-7-2.db.shop.svc.cluster.local"),
+        ("db.shop.svc.cluster.local", 8080, "10-244-7-1.db.shop.svc.cluster.local"),
+        ("db.shop.svc.cluster.local", 8080, "10-244-7-2.db.shop.svc.cluster.local"),
+        ("_http._tcp.web.shop.svc.cluster.local", 80, "web.shop.svc.cluster.local"),
+        ("_http._tcp.db.shop.svc.cluster.local", 8080, "10-244-7-1.db.shop.svc.cluster.local"),
+        ("_http._tcp.db.shop.svc.cluster.local", 8080, "10-244-7-2.db.shop.svc.cluster.local"),
+    }
+    for index in (state.index, state.index.snapshot()):
+        srv = {
+            (r.name, r.data.port, r.data.target)
+            for r in index.records()
+            if isinstance(r.data, SRVData)
+        }
+        assert srv == expected
+    weights = {r.data.weight for r in state.index.rrsets["db.shop.svc.cluster.local"][RRType.SRV]}
+    assert weights == {50}

@@ -212,7 +212,7 @@ def test_common_questions_are_answered_by_the_fast_path(
 
 def fast_should_answer(name: str, rdtype: str, owners: set[str], packed: set[str]) -> bool:
     """Which table questions the fast path must take (its docstring's list of exceptions).
-    `packed`: endpoint names held as a packed address, whose SRV set is implied."""
+    `packed`: names held as a packed address whose SRV set is implied."""
     if rdtype == "SRV" and name in packed:
         return False
     if name.endswith(".arpa"):
@@ -228,9 +228,14 @@ def test_fast_path_answers_every_plain_question_of_the_table() -> None:
     handler = cluster()
     owners = {record.name for record in zone_records(handler.state)}
     index = handler.state.index
-    packed = {
-        name_text(wire) for wire in index.addresses if wire[1 + wire[0] :] in index.endpoint_ports
-    }
+    packed = (
+        {  # names whose SRV set is implied: endpoint, ClusterIP and headless names
+            name_text(wire)
+            for wire in index.addresses
+            if wire in index.service_ports or wire[1 + wire[0] :] in index.endpoint_ports
+        }
+        | {name_text(wire) for wire in index.srv_from_endpoints}
+    )
     declined, unexpected = 0, []
     for param in table_names():
         name = param.values[0]
