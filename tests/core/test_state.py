@@ -1,16 +1,20 @@
 """Cluster state and record index: per-Service updates, merged owners, the SOA serial."""
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from svcdns.core import state as state_module
 from svcdns.core.convert import from_dict
-from svcdns.core.model import Delete, ObjectKey, Upsert
+from svcdns.core.model import Delete, ObjectKey, Service, Upsert
 from svcdns.core.rr import RRType, SRVData
 from svcdns.core.state import ClusterState
 from svcdns.core.wire import DEFLATE_ABOVE, DEFLATED, name_wire
-from svcdns.core.zonedata import PodMode, ZoneSettings
+from svcdns.core.zonedata import PodMode, ZoneSettings, all_records
+from svcdns.sources.manifests import load
+
+REPO = Path(__file__).resolve().parents[2]
 
 T0 = 1_700_000_000
 
@@ -292,3 +296,30 @@ def test_implied_srv_sets_are_listed_by_records_and_by_a_snapshot() -> None:
         assert srv == expected
     weights = {r.data.weight for r in state.index.rrsets["db.shop.svc.cluster.local"][RRType.SRV]}
     assert weights == {50}
+
+
+def test_the_index_holds_exactly_the_records_zonedata_spells_out() -> None:
+    """The invariant behind the implied SRV sets: for every Service of the example cluster,
+    plus one whose endpoints differ in ports, what the index answers is `all_records`."""
+    state = ClusterState(ZoneSettings())
+    objects = list(load(REPO / "examples" / "cluster.yaml").values())
+    for obj in objects:
+        state.apply(Upsert(obj), now=T0)
+    upsert(state, headless("odd"))
+    upsert(state, slice_("odd-1", "odd", ("10.244.9.1", True), ("10.244.9.2", True)))
+    other = slice_("odd-2", "odd", ("10.244.9.2", True), ("10.244.9.3", True))
+    other["ports"] = [{"name": "admin", "port": 9000}]
+    upsert(state, other)
+    services = [o for o in objects if isinstance(o, Service)]
+    odd = state.service("shop", "odd")
+    assert odd is not None
+    services.append(odd)
+    for service in services:
+        slices = state.slices_of(service.namespace, service.name)
+        for owner, records in all_records(service, slices, state.settings).items():
+            if owner.endswith(".arpa"):
+                continue  # reverse names may be shared between Services
+            stored = state.index.rrsets.get(owner, {})
+            assert sorted(map(repr, (r for rrset in stored.values() for r in rrset))) == sorted(
+                map(repr, records)
+            ), owner
