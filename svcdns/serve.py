@@ -33,7 +33,7 @@ from svcdns.logs import log_query, source_of
 from svcdns.net.ratelimit import ClientRate
 from svcdns.net.transport import SAMPLE_EVERY, DnsServer
 from svcdns.ops.http import OpsServer
-from svcdns.ops.metrics import BADVERS, DROPPED, DurationHistogram, Metrics
+from svcdns.ops.metrics import BADVERS, DROPPED, Metrics
 from svcdns.recursion import Recursion, answered_from
 from svcdns.sources.manifests import ManifestSource
 from svcdns.workers import report_ops_address, worker_config, worker_number
@@ -59,14 +59,8 @@ class Runtime:
         self.reread = reread  # the configuration again (file and flags), for SIGHUP
         self.worker = worker  # this process's number under `--workers`, else None
         self.state = ClusterState(config.zone_settings(), namespaces=config.namespaces)
-        self.metrics = Metrics()
-        self.programming = DurationHistogram()
-        self.metrics.histogram(
-            "svcdns_programming_duration_seconds",
-            "From an object change reaching svcdns to the answers that show it being served.",
-            ["source"],
-            self.programming,
-        )
+        self.metrics = Metrics(udp_sampled_every=SAMPLE_EVERY)
+        self.programming = self.metrics.programming
         self.pending: Callable[[], list[str]] = list
         self._tasks: list[asyncio.Task[None]] = []
         self._manifests: ManifestSource | None = None
@@ -74,7 +68,6 @@ class Runtime:
         self._closers: list[Callable[[], object]] = []
         # Made even when off (0), so that SIGHUP can turn the limit on; not used until then.
         self._rate = ClientRate(config.max_qps_per_client)
-        self._rate_counted = False  # svcdns_rate_limited_total registered
 
     def apply(self, events: list[Event], received: float | None = None) -> None:
         """Apply a batch; `received` (monotonic) is when its events arrived, so the delay to
@@ -155,35 +148,13 @@ class Runtime:
 
         gc.disable()  # until the first sync: see settle_after_load
         source.start(sink=sink, on_synced=on_synced)
-        self.metrics.counters(
-            "svcdns_watch_relists",
-            "Full LISTs of a watched resource (the first included).",
-            ["resource"],
-            lambda: {(w.resource.name,): float(w.relists) for w in source.watches},
-        )
-        self.metrics.counters(
-            "svcdns_watch_restarts",
-            "Watches started again after a failure or a 410 Gone.",
-            ["resource"],
-            lambda: {(w.resource.name,): float(w.restarts) for w in source.watches},
+        self.metrics.bind_watches(
+            lambda: ((w.resource.name, w.relists, w.restarts) for w in source.watches)
         )
         loop.call_later(self.config.startup_timeout, give_up_waiting)
         self.pending = source.pending
         self._api = source
         self._closers.append(source.close)
-
-    def _gauges(self, server: DnsServer) -> None:
-        index = self.state.index
-        self.metrics.gauge("svcdns_names", "Owner names with records.", lambda: len(index.rrsets))
-        self.metrics.gauge("svcdns_soa_serial", "The zone's SOA serial.", lambda: self.state.serial)
-        self.metrics.gauge(
-            "svcdns_source_synced",
-            "1 once every watched kind has listed.",
-            lambda: 0 if self.pending() else 1,
-        )
-        self.metrics.gauge(
-            "svcdns_tcp_connections", "Open DNS TCP connections.", lambda: len(server.connections)
-        )
 
     async def _transfer(self, transfer: Transfer, client: Any, counts: list[int]) -> Any:
         """AXFR/IXFR over TCP: REFUSED unless the client is in --transfer-to; else a
@@ -242,63 +213,26 @@ class Runtime:
         first time it is on."""
         self._rate.per_second = per_second
         server.limit_rate(self._rate if per_second else None)
-        if per_second and not self._rate_counted:
-            self._rate_counted = True
-            self.metrics.counters(
-                "svcdns_rate_limited",
-                "UDP queries dropped for exceeding --max-qps-per-client.",
-                [],
-                lambda: {(): self._rate.dropped},
-            )
+        if per_second:
+            self.metrics.bind_rate_limited(lambda: self._rate.dropped)
 
     def _forwarding_metrics(self, recursion: Recursion) -> None:
-        metrics, forwarder = self.metrics, recursion.forwarder
-        durations = DurationHistogram()
+        forwarder = recursion.forwarder
+        durations = self.metrics.forward_durations
         forwarder.observe = lambda upstream, seconds: durations.observe((upstream,), seconds)
-        metrics.counters(
-            "svcdns_forward_requests",
-            "Questions sent upstream, by upstream and its rcode (or timeout).",
-            ["upstream", "rcode"],
-            lambda: {key: float(n) for key, n in forwarder.replies.items()},
-        )
-        metrics.histogram(
-            "svcdns_forward_duration_seconds",
-            "How long an upstream took to answer one try.",
-            ["upstream"],
-            durations,
-        )
-        metrics.gauges(
-            "svcdns_upstream_healthy",
-            "1 while an upstream answers, 0 while it is tried last.",
-            ["upstream"],
-            lambda: {
-                (str(u),): 0.0 if u in forwarder.failing else 1.0
+        self.metrics.bind_forwarding(
+            replies=lambda: forwarder.replies,
+            healthy=lambda: {
+                (str(u),): u not in forwarder.failing
                 for u in dict.fromkeys([*recursion.upstreams, *recursion.stub_servers()])
             },
-        )
-        metrics.counters(
-            "svcdns_cache_hits",
-            "Forwarded answers served from the cache.",
-            [],
-            lambda: {(): float(recursion.cache.hits)},
-        )
-        metrics.counters(
-            "svcdns_cache_misses",
-            "Forwarded questions not in the cache.",
-            [],
-            lambda: {(): float(recursion.cache.misses)},
-        )
-        metrics.counters(
-            "svcdns_cache_evictions",
-            "Cache entries evicted to make room.",
-            [],
-            lambda: {(): float(recursion.cache.evictions)},
-        )
-        metrics.gauge(
-            "svcdns_cache_entries", "Forwarded answers cached.", lambda: len(recursion.cache)
-        )
-        metrics.gauge(
-            "svcdns_forward_in_flight", "Questions upstream now.", lambda: forwarder.in_flight
+            cache=lambda: (
+                recursion.cache.hits,
+                recursion.cache.misses,
+                recursion.cache.evictions,
+                len(recursion.cache),
+            ),
+            in_flight=lambda: forwarder.in_flight,
         )
 
     @staticmethod
@@ -357,13 +291,7 @@ class Runtime:
         )
         if config.log_queries:
             handle_udp, handle = _logged_udp(handle_udp), _logged_tcp(handle)
-        requests = DurationHistogram()
-        metrics.histogram(
-            "svcdns_dns_request_duration_seconds",
-            f"Query to reply, by transport (UDP: one query in {SAMPLE_EVERY} timed).",
-            ["transport"],
-            requests,
-        )
+        requests = metrics.requests
         server = DnsServer(
             handle,
             list(config.listen),
@@ -388,7 +316,12 @@ class Runtime:
                 log.info("ops on http://%s (/health /ready /metrics)", ops_address)
                 if self.worker is not None:
                     report_ops_address(ops_address)
-            self._gauges(server)
+            metrics.bind_zone(
+                names=lambda: len(self.state.index.rrsets),
+                serial=lambda: self.state.serial,
+                synced=lambda: not self.pending(),
+                tcp_connections=lambda: len(server.connections),
+            )
             if source is not None:
                 self.start_api(source)
             if self._manifests is not None:

@@ -1,12 +1,15 @@
 """Prometheus metrics: one registry per server, every metric named and labelled here.
 
 Per-query counts are plain integers in a list (`QueryCounts`), incremented by the hot path
-with no lock and no call, and turned into Prometheus counters only when scraped.
+with no lock and no call, and turned into Prometheus counters only when scraped. What the
+other parts keep anyway (the zone's size, the watches' relists, the forward cache's hits)
+is read when scraped, through the callables the `bind_*` methods are given: this module
+names every metric, and imports nothing of the parts it reads.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.core import (
@@ -101,7 +104,7 @@ class _Read(Collector):
 
 
 class Metrics:
-    def __init__(self) -> None:
+    def __init__(self, *, udp_sampled_every: int = 1) -> None:
         self.registry = CollectorRegistry()
         self.queries = QueryCounts()
         self.registry.register(_QueryCollector(self.queries))
@@ -111,6 +114,116 @@ class Metrics:
             ["kind"],
             registry=self.registry,
         )
+        self.programming = DurationHistogram()  # labels: (source,)
+        self.histogram(
+            "svcdns_programming_duration_seconds",
+            "From an object change reaching svcdns to the answers that show it being served.",
+            ["source"],
+            self.programming,
+        )
+        self.requests = DurationHistogram()  # labels: (transport,)
+        self.histogram(
+            "svcdns_dns_request_duration_seconds",
+            f"Query to reply, by transport (UDP: one query in {udp_sampled_every} timed).",
+            ["transport"],
+            self.requests,
+        )
+        self.forward_durations = DurationHistogram()  # labels: (upstream,)
+        self._rate_limited_bound = False
+
+    def bind_zone(
+        self,
+        *,
+        names: Callable[[], float],
+        serial: Callable[[], float],
+        synced: Callable[[], bool],
+        tcp_connections: Callable[[], float],
+    ) -> None:
+        """The server's gauges, read when scraped."""
+        self.gauge("svcdns_names", "Owner names with records.", names)
+        self.gauge("svcdns_soa_serial", "The zone's SOA serial.", serial)
+        self.gauge(
+            "svcdns_source_synced", "1 once every watched kind has listed.", lambda: synced()
+        )
+        self.gauge("svcdns_tcp_connections", "Open DNS TCP connections.", tcp_connections)
+
+    def bind_watches(self, watches: Callable[[], Iterable[tuple[str, int, int]]]) -> None:
+        """The API watches' (resource, relists, restarts), read when scraped."""
+        self.counters(
+            "svcdns_watch_relists",
+            "Full LISTs of a watched resource (the first included).",
+            ["resource"],
+            lambda: {(resource,): float(relists) for resource, relists, _ in watches()},
+        )
+        self.counters(
+            "svcdns_watch_restarts",
+            "Watches started again after a failure or a 410 Gone.",
+            ["resource"],
+            lambda: {(resource,): float(restarts) for resource, _, restarts in watches()},
+        )
+
+    def bind_rate_limited(self, dropped: Callable[[], float]) -> None:
+        """UDP queries dropped over --max-qps-per-client; once, from the first time the
+        limit is on."""
+        if self._rate_limited_bound:
+            return
+        self._rate_limited_bound = True
+        self.counters(
+            "svcdns_rate_limited",
+            "UDP queries dropped for exceeding --max-qps-per-client.",
+            [],
+            lambda: {(): dropped()},
+        )
+
+    def bind_forwarding(
+        self,
+        *,
+        replies: Callable[[], dict[tuple[str, str], int]],  # (upstream, rcode) -> tries
+        healthy: Callable[[], dict[Labels, bool]],
+        cache: Callable[[], tuple[int, int, int, int]],
+        in_flight: Callable[[], float],
+    ) -> None:
+        """Forwarding: tries by (upstream, rcode), upstream health, the forward cache's
+        (hits, misses, evictions, entries), questions in flight; durations are observed
+        into `forward_durations`."""
+        self.counters(
+            "svcdns_forward_requests",
+            "Questions sent upstream, by upstream and its rcode (or timeout).",
+            ["upstream", "rcode"],
+            lambda: {key: float(n) for key, n in replies().items()},
+        )
+        self.histogram(
+            "svcdns_forward_duration_seconds",
+            "How long an upstream took to answer one try.",
+            ["upstream"],
+            self.forward_durations,
+        )
+        self.gauges(
+            "svcdns_upstream_healthy",
+            "1 while an upstream answers, 0 while it is tried last.",
+            ["upstream"],
+            lambda: {key: float(up) for key, up in healthy().items()},
+        )
+        self.counters(
+            "svcdns_cache_hits",
+            "Forwarded answers served from the cache.",
+            [],
+            lambda: {(): float(cache()[0])},
+        )
+        self.counters(
+            "svcdns_cache_misses",
+            "Forwarded questions not in the cache.",
+            [],
+            lambda: {(): float(cache()[1])},
+        )
+        self.counters(
+            "svcdns_cache_evictions",
+            "Cache entries evicted to make room.",
+            [],
+            lambda: {(): float(cache()[2])},
+        )
+        self.gauge("svcdns_cache_entries", "Forwarded answers cached.", lambda: cache()[3])
+        self.gauge("svcdns_forward_in_flight", "Questions upstream now.", in_flight)
 
     def observe(self, transport: str, reply: bytes | None) -> None:
         """Count one reply (the hot path inlines this as a list increment)."""
