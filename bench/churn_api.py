@@ -4,7 +4,7 @@
     python bench/churn_api.py load --port PORT --qps RATE --seconds S --queries PATH
 
 `api` loads every object of a generated `cluster.json` (bench/cluster.py) into
-`tests/fakeapi.FakeApiServer`, writes a kubeconfig for it and a dnsperf query file (the A
+`fakeapi.FakeApiServer` (bench/fakeapi), writes a kubeconfig for it and a dnsperf query file (the A
 names of the ClusterIP Services and of their ready endpoints), prints one JSON line
 `{"type": "ready", ...}` on stdout, then obeys JSON commands read from stdin:
 
@@ -45,9 +45,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "tests"))
-from fakeapi import FakeApiServer  # noqa: E402
+from fakeapi import FakeApiServer  # bench/fakeapi, beside this file
 
 ZONE = "cluster.local"
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"

@@ -9,7 +9,7 @@ whatever happens. About 30 s on 2 cores for 17,000 questions. Not part of the py
 archive` of a commit, say) instead of this checkout.
 
 1. The cluster (SERVICES, cluster()): every kind of Service and EndpointSlice, Pods, an
-   empty Namespace, served by tests/fakeapi.FakeApiServer with TLS (client-go, in CoreDNS,
+   empty Namespace, served by bench/fakeapi's FakeApiServer with TLS (client-go, in CoreDNS,
    sends the kubeconfig's token only over TLS; the fake refuses anonymous requests).
 2. A tiny upstream (UDP and TCP) answers a few outside names as a recursive resolver would.
    CoreDNS runs a kubeadm-like Corefile (`kubernetes cluster.local in-addr.arpa ip6.arpa {
@@ -63,10 +63,9 @@ import dns.reversename
 import dns.rrset
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO / "bench"))
 import knot  # noqa: E402  (bench/knot.py: free_port)
-from fakeapi import FakeApiServer  # noqa: E402
+from fakeapi import FakeApiServer  # noqa: E402  (bench/fakeapi)
 
 ZONE = "cluster.local"
 TTL = 30

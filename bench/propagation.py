@@ -3,7 +3,7 @@
 Two modes; both end with a Markdown summary table, and `--json PATH` writes the results as
 JSON (`-` for stdout).
 
-Synthetic (the default): the fake API server (tests/fakeapi.py, in this process) holds N
+Synthetic (the default): the fake API server (bench/fakeapi, in this process) holds N
 ClusterIP Services spread over 100 namespaces; svcdns syncs from it, then one Service's
 clusterIP is changed at a time and svcdns is queried over UDP in a tight loop until the new
 address is answered. Reports the sync time, p50/p99 propagation, svcdns's memory, and the
@@ -81,9 +81,8 @@ import dns.rdatatype
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
-sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(BENCH))
-from fakeapi import FakeApiServer  # noqa: E402
+from fakeapi import FakeApiServer  # noqa: E402  (bench/fakeapi)
 
 SIZES = ("small", "large")
 READY_POLL = 0.02  # seconds between /ready polls

@@ -1,4 +1,4 @@
-"""Tests of the fake Kubernetes API server (tests/fakeapi.py), through the official client.
+"""Tests of the fake Kubernetes API server (bench/fakeapi/), through the official client.
 
 Most tests talk to the fake with `kubernetes.client` (configured from the kubeconfig the fake
 writes); framing details are checked with a raw HTTP/1.1 socket (`Raw`). Byte-for-byte
