@@ -154,12 +154,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _config(args: argparse.Namespace) -> Config:
+    """The --config file's values, then the flags given (they win), made a Config."""
     values: dict[str, Any] = read_file(Path(args.config)) if args.config else {}
-    not_settings = ("command", "config", "name", "type", "address")
+    not_settings = ("command", "name", "type", "address")
     flags = {k: v for k, v in vars(args).items() if k not in not_settings}
     values.update({k: v for k, v in flags.items() if v is not None})
-    if args.config:
-        values["config_file"] = args.config
     return build(values)
 
 
