@@ -20,18 +20,16 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from svcdns.config import RESTART_SETTINGS, Config, ConfigError, parse_listen, sighup_changes
-from svcdns.core.answer import Answer
 from svcdns.core.model import Event, Upsert, key_of
-from svcdns.core.rr import Rcode
 from svcdns.core.state import ClusterState
 from svcdns.core.zonedata import PodMode
 from svcdns.core.zonefile import transfer_records
-from svcdns.dns.axfr import transfer_messages
-from svcdns.dns.codec import encode_reply
-from svcdns.dns.handler import Handler, Outside, Transfer, is_badvers
+from svcdns.dns.axfr import transfer_messages, transfer_refusal
+from svcdns.dns.dispatch import Dispatcher
+from svcdns.dns.handler import Handler, Transfer
 from svcdns.logs import log_query, source_of
 from svcdns.net.ratelimit import ClientRate
-from svcdns.net.transport import SAMPLE_EVERY, DnsServer
+from svcdns.net.transport import SAMPLE_EVERY, DnsServer, HandleFn
 from svcdns.ops.http import OpsServer
 from svcdns.ops.metrics import BADVERS, DROPPED, Metrics
 from svcdns.recursion import Recursion, answered_from
@@ -156,20 +154,17 @@ class Runtime:
         self._api = source
         self._closers.append(source.close)
 
-    async def _transfer(self, transfer: Transfer, client: Any, counts: list[int]) -> Any:
-        """AXFR/IXFR over TCP: REFUSED unless the client is in --transfer-to; else a
-        snapshot taken now, decoded off the event loop, sent as a stream of messages."""
-        query = transfer.query
-        host = str(client[0]) if isinstance(client, tuple) else ""
-        if not _in_networks(host, self.config.transfer_to):
-            counts[Rcode.REFUSED] += 1
-            return encode_reply(query, Answer(Rcode.REFUSED, authoritative=False), udp=False)
+    async def _transfer(self, transfer: Transfer, client: Any) -> bytes | list[bytes]:
+        """AXFR/IXFR over TCP (dns.axfr decides who may): a snapshot taken now, decoded off
+        the event loop, sent as a stream of messages."""
+        refusal = transfer_refusal(transfer.query, client, self.config.transfer_to)
+        if refusal is not None:
+            return refusal
         snapshot = self.state.index.snapshot()  # consistent: taken between two events
         stored = await asyncio.to_thread(snapshot.records)
         records = transfer_records(self.state, transfer.zone, stored)
-        messages = await asyncio.to_thread(transfer_messages, query, records)
-        counts[Rcode.NOERROR] += 1
-        log.info("zone transfer of %s to %s: %d records", transfer.zone, host, len(records))
+        messages = await asyncio.to_thread(transfer_messages, transfer.query, records)
+        log.info("zone transfer of %s to %s: %d records", transfer.zone, client, len(records))
         return messages
 
     def reload(self, handler: Handler, recursion: Recursion, server: DnsServer) -> None:
@@ -258,43 +253,24 @@ class Runtime:
         if recursion.enabled:
             self._forwarding_metrics(recursion)
         metrics = self.metrics
-        answer = handler.handle
-        udp_counts, tcp_counts = metrics.queries.udp, metrics.queries.tcp
-
-        async def forward(data: bytes, outside: Outside, client: Any, counts: list[int]) -> bytes:
-            reply = await recursion.answer(data, outside, client)
-            counts[reply[3] & 15] += 1
-            return reply
-
-        def forward_udp(data: bytes, outside: Outside, client: Any) -> Awaitable[bytes]:
-            return forward(data, outside, client, udp_counts)
-
-        def handle(data: bytes, *, udp: bool, client: Any = None) -> Any:
-            counts = udp_counts if udp else tcp_counts
-            reply = answer(data, udp=udp)
-            if isinstance(reply, Outside):
-                return forward(data, reply, client, counts)
-            if isinstance(reply, Transfer):
-                return self._transfer(reply, client, counts)
-            if reply is not None and is_badvers(reply):
-                counts[BADVERS] += 1
-            else:
-                counts[DROPPED if reply is None else reply[3] & 15] += 1
-            return reply
-
-        handle_udp = handler.udp_answerer(
-            udp_counts,
-            forward_udp,
-            recursion.cached,
+        dispatch = Dispatcher(
+            handler,
+            udp_counts=metrics.queries.udp,
+            tcp_counts=metrics.queries.tcp,
+            forward=recursion.answer,
+            transfer=self._transfer,
+            cached=recursion.cached,
             dropped=DROPPED,
             badvers=BADVERS,
         )
+        handle_udp: HandleFn = dispatch.udp
+        handle_tcp: HandleFn = dispatch.tcp
         if config.log_queries:
-            handle_udp, handle = _logged_udp(handle_udp), _logged_tcp(handle)
+            handle_udp, handle_tcp = _logged(handle_udp), _logged(handle_tcp)
         requests = metrics.requests
         server = DnsServer(
-            handle,
             list(config.listen),
+            handle_tcp=handle_tcp,
             tcp_idle_timeout=config.tcp_idle_timeout,
             max_tcp_connections=config.tcp_max_connections,
             reuse_port=self.worker is not None,
@@ -360,20 +336,12 @@ class Runtime:
         return 0
 
 
-def _logged_udp(handle: Callable[[bytes, Any], Any]) -> Callable[[bytes, Any], Any]:
-    """`--log-queries`: the UDP handler, with one line per query."""
+def _logged(handle: Callable[[bytes, Any], Any]) -> Callable[[bytes, Any], Any]:
+    """`--log-queries`: a transport's handler, with one line per query."""
 
     def logged(data: bytes, client: Any) -> Any:
         started = time.perf_counter()
         return _logged_reply(handle(data, client), data, client, started)
-
-    return logged
-
-
-def _logged_tcp(handle: Callable[..., Any]) -> Callable[..., Any]:
-    def logged(data: bytes, *, udp: bool, client: Any = None) -> Any:
-        started = time.perf_counter()
-        return _logged_reply(handle(data, udp=udp, client=client), data, client, started)
 
     return logged
 

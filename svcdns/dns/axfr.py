@@ -1,16 +1,35 @@
-"""Zone transfers (RFC 5936): a snapshot's records as a stream of DNS messages. Bytes out,
-no sockets. IXFR is answered with a full AXFR, as RFC 1995 4 allows.
+"""Zone transfers (RFC 5936): who may have one, and a snapshot's records as a stream of DNS
+messages. Bytes out, no sockets. IXFR is answered with a full AXFR, as RFC 1995 4 allows.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Sequence
+from typing import Any
 
 from svcdns.core.answer import Answer
 from svcdns.core.rr import Rcode, Record
 from svcdns.dns.codec import TC, Query, encode_reply
 
 RECORDS_PER_MESSAGE = 100  # well under 64 KiB even for long names
+
+
+def transfer_refusal(query: Query, client: Any, allowed: Sequence[str]) -> bytes | None:
+    """REFUSED (not authoritative) unless the client's address is in one of the `allowed`
+    networks (`--transfer-to`; none by default); None when it may have the zone."""
+    host = str(client[0]) if isinstance(client, tuple) else ""
+    if _in_networks(host, allowed):
+        return None
+    return encode_reply(query, Answer(Rcode.REFUSED, authoritative=False), udp=False)
+
+
+def _in_networks(host: str, networks: Sequence[str]) -> bool:
+    try:
+        address = ipaddress.ip_address(host.partition("%")[0])
+    except ValueError:
+        return False
+    return any(address in ipaddress.ip_network(network) for network in networks)
 
 
 def transfer_messages(query: Query, records: Sequence[Record]) -> list[bytes]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -109,7 +108,6 @@ class Transfer:
     zone: str
 
 
-OutsideFn = Callable[[bytes, Outside, Any], Awaitable[bytes | None]]
 
 
 class Handler:
@@ -121,7 +119,7 @@ class Handler:
         self.rotation = Rotation(enabled=rotate)  # shared: one turn per owner either path
         self.fast = FastPath(state, self.rotation)
         self.fast.chase_external = forwarding
-        self._report_fast_failure = BoundedReport("fast path failures, answered by the full path")
+        self.report_fast_failure = BoundedReport("fast path failures, answered by the full path")
         self._report_malformed = BoundedReport("malformed packets the parser choked on (FORMERR)")
         self._report_servfail = BoundedReport("errors while answering (SERVFAIL)")
 
@@ -129,47 +127,9 @@ class Handler:
         try:
             reply = self.fast.answer(data, udp=udp)
         except Exception as error:  # a fast-path bug must cost speed, never an answer
-            self._report_fast_failure(error)
+            self.report_fast_failure(error)
             reply = None
         return reply if reply is not None else self.full(data, udp=udp)
-
-    def udp_answerer(
-        self,
-        counts: list[int],
-        outside: OutsideFn,
-        cached: Callable[[bytes, Any], bytes | None] | None = None,
-        *,
-        dropped: int,
-        badvers: int,
-    ) -> Callable[[bytes, Any], Any]:
-        """`handle(data, udp=True)` as one closure for the UDP hot path, counting each reply
-        in `counts` by rcode (slot 16: dropped): no frame but the fast path's own. A name
-        outside the zones goes to `outside(data, Outside, client)`, which returns what the
-        transport awaits. `cached(data, client)` may answer from the forward cache first."""
-        fast, full = self.fast.answer, self.full
-
-        def answer_udp(data: bytes, client: Any) -> Any:
-            try:
-                reply = fast(data)  # positional: the hot path's one call
-            except Exception as error:  # a fast-path bug must cost speed, never an answer
-                self._report_fast_failure(error)
-                reply = None
-            if reply is None and cached is not None:
-                reply = cached(data, client)
-            if reply is None:
-                found = full(data, udp=True)
-                if isinstance(found, Outside):
-                    return outside(data, found, client)
-                if isinstance(found, Transfer):  # only over TCP: cannot happen here
-                    found = None
-                if found is not None and is_badvers(found):
-                    counts[badvers] += 1
-                    return found
-                reply = found
-            counts[dropped if reply is None else reply[3] & 15] += 1
-            return reply
-
-        return answer_udp
 
     def full(self, data: bytes, *, udp: bool) -> bytes | Outside | Transfer | None:
         try:

@@ -1,4 +1,5 @@
-"""asyncio UDP and TCP listeners around a `handle(bytes, udp=...) -> bytes | None`.
+"""asyncio UDP and TCP listeners around `handle(bytes, client) -> bytes | None`, one per
+transport (the UDP one sizes its replies for a datagram).
 
 A thin shell: framing (RFC 1035 section 4.2.2 / RFC 7766), an idle timeout, a cap on
 concurrent TCP connections. Nothing here may let bad input kill a loop.
@@ -18,7 +19,6 @@ from svcdns.net.ratelimit import ClientRate
 
 log = logging.getLogger("svcdns.transport")
 
-HandleFn = Callable[..., Any]  # (data, *, udp, client) -> bytes, None, or an awaitable
 UDP_RECEIVE_BUFFER = 4 * 1024 * 1024
 
 
@@ -35,9 +35,9 @@ class ListenError(OSError):
     """A listen address that cannot be bound; the message names it."""
 
 
-def _safe(handle: HandleFn, data: bytes, *, udp: bool, client: Any = None) -> Any:
+def _safe(handle: HandleFn, data: bytes, client: Any) -> Any:
     try:
-        return handle(data, udp=udp, client=client)
+        return handle(data, client)
     except Exception:  # the handler never raises; this keeps a bug from killing the loop
         log.exception("handler raised")
         return None
@@ -47,8 +47,9 @@ def _not_connected(data: bytes, addr: tuple[str | int, ...]) -> None:
     raise ConnectionError("no transport yet")
 
 
-# (data, client address) -> a reply, None (drop), or an awaitable of one (forwarding).
-UdpHandleFn = Callable[[bytes, Any], Any]
+# (data, client address) -> a reply, None (drop), or an awaitable of one (forwarding; over
+# TCP also of a zone transfer's messages).
+HandleFn = Callable[[bytes, Any], Any]
 
 
 def _later(reply: Awaitable[bytes | None], pending: set[asyncio.Future[Any]], send: Any) -> None:
@@ -77,7 +78,7 @@ ObserveFn = Callable[[str, float], None]  # (transport, seconds)
 class UdpListener(asyncio.DatagramProtocol):
     def __init__(
         self,
-        handle: UdpHandleFn,
+        handle: HandleFn,
         observe: ObserveFn | None = None,
         rate: ClientRate | None = None,
     ) -> None:
@@ -178,7 +179,7 @@ class TcpConnection(asyncio.Protocol):
             del self._buffer[: 2 + size]
             self._arm_idle_timer()
             started = time.perf_counter()
-            reply = _safe(self._server.handle, message, udp=False, client=self._peer)
+            reply = _safe(self._server.handle_tcp, message, self._peer)
             if type(reply) is bytes:
                 self._write(reply)
                 self._observed(started)
@@ -225,20 +226,19 @@ class TcpConnection(asyncio.Protocol):
 class DnsServer:
     def __init__(
         self,
-        handle: HandleFn,
         addresses: list[ListenAddress],
         *,
+        handle_udp: HandleFn,
+        handle_tcp: HandleFn,
         tcp_idle_timeout: float = 10.0,
         max_tcp_connections: int = 1000,
         reuse_port: bool = False,
-        handle_udp: UdpHandleFn | None = None,
         observe: ObserveFn | None = None,
         rate: ClientRate | None = None,
     ) -> None:
-        self.handle = handle
+        self.handle_udp = handle_udp
+        self.handle_tcp = handle_tcp
         self.observe = observe  # request durations, by transport (UDP sampled)
-        # UDP is the hot path: a one-argument callable saves a frame and a keyword per query.
-        self.handle_udp = handle_udp or (lambda data, client: handle(data, udp=True, client=client))
         self.reuse_port = reuse_port
         self.rate = rate  # per-client UDP query rate, shared by every address
         self.addresses = addresses

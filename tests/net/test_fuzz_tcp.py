@@ -59,8 +59,7 @@ class Server:
         self.observe = None
         self.seen: list[bytes] = []
 
-    def handle(self, data: bytes, *, udp: bool, client: Any = None) -> bytes | None:
-        assert udp is False
+    def handle_tcp(self, data: bytes, client: Any) -> bytes | None:
         self.seen.append(data)
         return None if data[:1] == b"\xff" else data[::-1]
 

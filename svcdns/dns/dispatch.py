@@ -1,0 +1,104 @@
+"""One reply dispatcher for both transports: a message becomes what the listener sends.
+
+The handler's bytes are sent as they are; a name outside the zones becomes the forwarding
+coroutine's reply, a zone transfer the transfer's messages, both awaited by the listener.
+Each reply is counted here, once, by rcode, in the plain lists `ops.metrics` reads (slot
+`dropped` for no reply, `badvers` for rcode 16, whose high bits are in the OPT). No sockets;
+imports the core and dns only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from svcdns.dns.handler import Handler, Outside, Transfer, is_badvers
+
+ForwardFn = Callable[[bytes, Outside, Any], Awaitable[bytes]]  # (query, outside, client)
+TransferFn = Callable[[Transfer, Any], Awaitable[bytes | list[bytes]]]  # REFUSED, or a stream
+CachedFn = Callable[[bytes, Any], bytes | None]  # a forwarded answer straight from the cache
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        handler: Handler,
+        *,
+        udp_counts: list[int],
+        tcp_counts: list[int],
+        forward: ForwardFn,
+        transfer: TransferFn,
+        cached: CachedFn | None = None,
+        dropped: int,
+        badvers: int,
+    ) -> None:
+        self._handler = handler
+        self._tcp_counts = tcp_counts
+        self._forward = forward
+        self._transfer = transfer
+        self._dropped, self._badvers = dropped, badvers
+        self.udp = self._udp_answerer(udp_counts, cached)
+
+    def _udp_answerer(
+        self, counts: list[int], cached: CachedFn | None
+    ) -> Callable[[bytes, Any], Any]:
+        """`(data, client)` for the UDP hot path, as one closure: no frame but the fast
+        path's own for a zone hit. A zone transfer cannot come over UDP (the handler
+        refuses it)."""
+        handler = self._handler
+        fast, full = handler.fast.answer, handler.full
+        report = handler.report_fast_failure
+        dropped, badvers = self._dropped, self._badvers
+        forwarded = self._forwarded
+
+        def answer_udp(data: bytes, client: Any) -> Any:
+            try:
+                reply = fast(data)  # positional: the hot path's one call
+            except Exception as error:  # a fast-path bug must cost speed, never an answer
+                report(error)
+                reply = None
+            if reply is None and cached is not None:
+                reply = cached(data, client)
+            if reply is None:
+                found = full(data, udp=True)
+                if isinstance(found, Outside):
+                    return forwarded(data, found, client, counts)
+                if isinstance(found, Transfer):  # only over TCP: cannot happen here
+                    found = None
+                if found is not None and is_badvers(found):
+                    counts[badvers] += 1
+                    return found
+                reply = found
+            counts[dropped if reply is None else reply[3] & 15] += 1
+            return reply
+
+        return answer_udp
+
+    def tcp(self, data: bytes, client: Any) -> Any:
+        """One message of a TCP stream: bytes, None (drop), or an awaitable of either a
+        reply or a transfer's messages."""
+        counts = self._tcp_counts
+        reply = self._handler.handle(data, udp=False)
+        if isinstance(reply, Outside):
+            return self._forwarded(data, reply, client, counts)
+        if isinstance(reply, Transfer):
+            return self._transferred(reply, client, counts)
+        if reply is not None and is_badvers(reply):
+            counts[self._badvers] += 1
+        else:
+            counts[self._dropped if reply is None else reply[3] & 15] += 1
+        return reply
+
+    async def _forwarded(
+        self, data: bytes, outside: Outside, client: Any, counts: list[int]
+    ) -> bytes:
+        reply = await self._forward(data, outside, client)
+        counts[reply[3] & 15] += 1
+        return reply
+
+    async def _transferred(
+        self, transfer: Transfer, client: Any, counts: list[int]
+    ) -> bytes | list[bytes]:
+        reply = await self._transfer(transfer, client)
+        counts[reply[3] & 15 if isinstance(reply, bytes) else 0] += 1
+        return reply
