@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, replace
-from typing import Any
 
 from svcdns.core.answer import REVERSE_ZONES, Answer, answer
 from svcdns.core.rr import Rcode, Record, RRType
@@ -106,8 +105,6 @@ class Transfer:
 
     query: Query
     zone: str
-
-
 
 
 class Handler:
