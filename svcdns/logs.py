@@ -10,6 +10,8 @@ import json
 import logging
 import sys
 import time
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 MAX_FIELD = 300  # characters of a message or field kept in a line
 
@@ -114,3 +116,36 @@ def source_of(reply: bytes | list[bytes] | None, *, awaited: bool) -> str:
     if reply[2] & 0x04:
         return "zone"  # authoritative: the cluster's own answer
     return "upstream" if awaited else "cache"
+
+
+Handle = Callable[[bytes, Any], Any]  # a transport's (data, client) -> reply or awaitable
+
+
+def logged(handle: Handle, upstream_source: Callable[[], str]) -> Handle:
+    """`--log-queries`: `handle`, with one line per query. `upstream_source` says where a
+    forwarded answer came from (`cache` or `upstream`), read when it is sent."""
+
+    def with_line(data: bytes, client: Any) -> Any:
+        started = time.perf_counter()
+        reply = handle(data, client)
+        if reply is None or isinstance(reply, bytes):
+            elapsed = time.perf_counter() - started
+            log_query(data, reply, client, elapsed, source_of(reply, awaited=False))
+            return reply
+        return _logged_later(reply, data, client, started, upstream_source)
+
+    return with_line
+
+
+async def _logged_later(
+    reply: Awaitable[bytes | None],
+    data: bytes,
+    client: Any,
+    started: float,
+    upstream_source: Callable[[], str],
+) -> bytes | None:
+    result = await reply
+    elapsed = time.perf_counter() - started
+    source = source_of(result, awaited=True)
+    log_query(data, result, client, elapsed, upstream_source() if source == "upstream" else source)
+    return result

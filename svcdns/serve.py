@@ -10,13 +10,12 @@ import asyncio
 import contextlib
 import dataclasses
 import gc
-import ipaddress
 import logging
 import os
 import signal
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from svcdns.config import RESTART_SETTINGS, Config, ConfigError, parse_listen, sighup_changes
@@ -27,7 +26,7 @@ from svcdns.core.zonefile import transfer_records
 from svcdns.dns.axfr import transfer_messages, transfer_refusal
 from svcdns.dns.dispatch import Dispatcher
 from svcdns.dns.handler import Handler, Transfer
-from svcdns.logs import log_query, source_of
+from svcdns.logs import logged
 from svcdns.net.ratelimit import ClientRate
 from svcdns.net.transport import SAMPLE_EVERY, DnsServer, HandleFn
 from svcdns.ops.http import OpsServer
@@ -266,7 +265,8 @@ class Runtime:
         handle_udp: HandleFn = dispatch.udp
         handle_tcp: HandleFn = dispatch.tcp
         if config.log_queries:
-            handle_udp, handle_tcp = _logged(handle_udp), _logged(handle_tcp)
+            handle_udp = logged(handle_udp, answered_from.get)
+            handle_tcp = logged(handle_tcp, answered_from.get)
         requests = metrics.requests
         server = DnsServer(
             list(config.listen),
@@ -334,44 +334,6 @@ class Runtime:
             await ops.close()
             await server.close()
         return 0
-
-
-def _logged(handle: Callable[[bytes, Any], Any]) -> Callable[[bytes, Any], Any]:
-    """`--log-queries`: a transport's handler, with one line per query."""
-
-    def logged(data: bytes, client: Any) -> Any:
-        started = time.perf_counter()
-        return _logged_reply(handle(data, client), data, client, started)
-
-    return logged
-
-
-def _logged_reply(reply: Any, data: bytes, client: Any, started: float) -> Any:
-    if reply is None or isinstance(reply, bytes):
-        elapsed = time.perf_counter() - started
-        log_query(data, reply, client, elapsed, source_of(reply, awaited=False))
-        return reply
-    return _log_later(reply, data, client, started)
-
-
-async def _log_later(
-    reply: Awaitable[bytes | None], data: bytes, client: Any, started: float
-) -> bytes | None:
-    result = await reply
-    elapsed = time.perf_counter() - started
-    source = source_of(result, awaited=True)
-    log_query(
-        data, result, client, elapsed, answered_from.get() if source == "upstream" else source
-    )
-    return result
-
-
-def _in_networks(host: str, networks: tuple[str, ...]) -> bool:
-    try:
-        address = ipaddress.ip_address(host.partition("%")[0])
-    except ValueError:
-        return False
-    return any(address in ipaddress.ip_network(network) for network in networks)
 
 
 def settle_after_load() -> None:
