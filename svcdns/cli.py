@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from svcdns import SPEC_VERSION, __version__
-from svcdns.config import Config, ConfigError, build, read_file
+from svcdns.config import SETTINGS, Config, ConfigError, build, read_file
 from svcdns.core.explain import explain
 from svcdns.core.model import Event
 from svcdns.core.names import reverse_name, under
@@ -30,6 +30,7 @@ from svcdns.logs import configure
 from svcdns.net.transport import ListenError
 from svcdns.recursion import Recursion
 from svcdns.serve import serve
+from svcdns.settings import Form
 from svcdns.sources import KubeConfigError
 from svcdns.sources.manifests import ManifestError, ManifestSource, files
 from svcdns.workers import supervise, worker_number
@@ -39,27 +40,32 @@ log = logging.getLogger("svcdns")
 RECORDS_LIST_TIMEOUT = 30.0  # `records` waits this long for the API's first lists
 
 
-def _add_source_options(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("source")
-    group.add_argument("--manifests", metavar="PATH", help="YAML/JSON file or folder of objects")
-    group.add_argument("--kubeconfig", metavar="PATH", help="Kubernetes API via this kubeconfig")
-    group.add_argument("--context", metavar="NAME", help="kubeconfig context")
-    group.add_argument("--config", metavar="FILE", help="YAML file with the same keys; flags win")
-    zone = parser.add_argument_group("zone")
-    zone.add_argument("--zone", help="cluster domain (default cluster.local)")
-    zone.add_argument("--ttl", help="TTL of every record, seconds (default 5)")
-    zone.add_argument("--pods", help="disabled|insecure|verified (default insecure)")
-    zone.add_argument(
-        "--endpoint-pod-names",
-        action="store_true",
-        default=None,
-        help="name endpoints without hostname by their pod name",
-    )
-    zone.add_argument("--namespaces", metavar="NS,NS", help="serve only these namespaces")
-    group.add_argument("--labels", metavar="SELECTOR", help="only Services/slices matching it")
-    group.add_argument(
-        "--startup-timeout", metavar="SECONDS", help="serve unsynced after this (default 5)"
-    )
+# How each form of setting (settings.Form) reaches argparse. Every flag defaults to None
+# (not given), so the --config file's value or the table's default applies.
+FORMS: dict[Form, dict[str, Any]] = {
+    "value": {},
+    "repeat": {"action": "append"},
+    "switch": {"action": "store_true"},
+    "on-off": {"action": argparse.BooleanOptionalAction},
+}
+
+
+def _add_settings(parser: argparse.ArgumentParser, command: str) -> None:
+    """The flags of every setting `command` takes, from the table (config.SETTINGS)."""
+    groups: dict[str, Any] = {}
+    for row in SETTINGS.values():
+        if command not in row.commands:
+            continue
+        if row.group not in groups:
+            groups[row.group] = parser.add_argument_group(row.group)
+        groups[row.group].add_argument(
+            row.flag,
+            dest=row.key,
+            default=None,
+            help=row.help_line().replace("%", "%%"),
+            **({"metavar": row.metavar} if row.metavar else {}),
+            **FORMS[row.form],
+        )
 
 
 class _Parser(argparse.ArgumentParser):
@@ -73,82 +79,16 @@ def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="svcdns", description="Kubernetes cluster DNS server")
     commands = parser.add_subparsers(dest="command", required=True)
     serving = commands.add_parser("serve", help="answer DNS queries")
-    _add_source_options(serving)
-    serving.add_argument(
-        "--listen",
-        action="append",
-        metavar="ADDR:PORT",
-        help="UDP and TCP listener, repeatable (default 0.0.0.0:53)",
-    )
-    serving.add_argument(
-        "--upstream",
-        action="append",
-        metavar="ADDR[:PORT]|none",
-        help="where names outside the zones go; none: REFUSED",
-    )
-    serving.add_argument(
-        "--stub-domain",
-        action="append",
-        metavar="DOMAIN=ADDR[:PORT][,ADDR...]",
-        help="send this domain and names under it to these servers (repeatable)",
-    )
-    serving.add_argument(
-        "--allow-recursion", metavar="CIDR,...", help="who may use forwarding (default private)"
-    )
-    serving.add_argument(
-        "--max-concurrent", metavar="N", help="forwarded questions in flight (default 1000)"
-    )
-    serving.add_argument(
-        "--force-tcp", action="store_true", default=None, help="ask upstreams over TCP only"
-    )
-    serving.add_argument(
-        "--rotate",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="rotate multi-address answers, round robin (default on)",
-    )
-    serving.add_argument("--cache-size", metavar="N", help="forwarded answers kept (10000)")
-    serving.add_argument("--cache-ttl", metavar="SECONDS", help="longest kept (default 30)")
-    serving.add_argument(
-        "--serve-stale", metavar="SECONDS", help="expired answers when upstreams fail (0: off)"
-    )
-    serving.add_argument(
-        "--http", metavar="ADDR:PORT", help="/health /ready /metrics (default 0.0.0.0:9153; none)"
-    )
-    serving.add_argument(
-        "--lameduck", metavar="SECONDS", help="keep serving after SIGTERM, /ready 503 (default 0)"
-    )
-    serving.add_argument(
-        "--watch-timeout", metavar="SECONDS", help="server-side timeout of a watch (default 300)"
-    )
-    serving.add_argument("--workers", help="processes sharing the DNS port")
-    serving.add_argument("--log-format", metavar="text|json", help="log lines (default text)")
-    serving.add_argument("--transfer-to", metavar="CIDR,...", help="who may AXFR (default none)")
-    serving.add_argument(
-        "--log-queries", action="store_true", default=None, help="one log line per query"
-    )
-    serving.add_argument(
-        "--tcp-idle-timeout", metavar="SECONDS", help="close idle TCP (default 10)"
-    )
-    serving.add_argument(
-        "--tcp-max-connections", metavar="N", help="concurrent TCP cap (default 1000)"
-    )
-    serving.add_argument(
-        "--max-qps-per-client",
-        metavar="N",
-        help="UDP queries a second from one address; more are dropped (default 5000, 0: off)",
-    )
+    _add_settings(serving, "serve")
     records = commands.add_parser("records", help="print every record as zone-file text")
-    _add_source_options(records)
+    _add_settings(records, "records")
     explaining = commands.add_parser("explain", help="the answer to a name, and why")
     explaining.add_argument("name", nargs="?", help="the name to explain")
     explaining.add_argument("type", nargs="?", default="A", help="record type (default A)")
     explaining.add_argument(
         "-x", dest="address", metavar="ADDRESS", help="explain the PTR of an address (as dig)"
     )
-    _add_source_options(explaining)
-    explaining.add_argument("--upstream", action="append", metavar="ADDR[:PORT]|none")
-    explaining.add_argument("--stub-domain", action="append", metavar="DOMAIN=ADDR,...")
+    _add_settings(explaining, "explain")
     commands.add_parser("version", help="print the version")
     return parser
 
@@ -156,9 +96,8 @@ def _parser() -> argparse.ArgumentParser:
 def _config(args: argparse.Namespace) -> Config:
     """The --config file's values, then the flags given (they win), made a Config."""
     values: dict[str, Any] = read_file(Path(args.config)) if args.config else {}
-    not_settings = ("command", "name", "type", "address")
-    flags = {k: v for k, v in vars(args).items() if k not in not_settings}
-    values.update({k: v for k, v in flags.items() if v is not None})
+    flags = {row.key: getattr(args, row.key, None) for row in SETTINGS.values()}
+    values.update({key: value for key, value in flags.items() if value is not None})
     return build(values)
 
 

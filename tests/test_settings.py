@@ -1,19 +1,41 @@
-"""The settings table: every value, its check and the reload lists come from its rows.
+"""The settings table: every flag, its help and default, and the reload lists come from its rows.
 
-A row without a live/restart choice cannot be written; a bad value is one line naming its flag.
+A row without a live/restart choice cannot be written; `svcdns serve --help` and README
+OPTIONS say each default once, as the table has it.
 """
 
 from __future__ import annotations
 
+import argparse
 import math
+import os
+import re
+import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from svcdns.cli import _parser
 from svcdns.config import SETTINGS, Config, ConfigError, build, read_file
-from svcdns.settings import Reload, number, rows, setting, switch, text
+from svcdns.settings import Reload, Setting, number, rows, setting, switch, text
+
+REPO = Path(__file__).resolve().parents[1]
+COMMANDS = ("serve", "records", "explain")
+NOT_SETTINGS = {"-h", "--help", "-x"}  # explain's -x ADDRESS is a question, not a setting
+
+
+def _subparser(command: str) -> argparse.ArgumentParser:
+    (commands,) = [a for a in _parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    found: argparse.ArgumentParser = commands.choices[command]
+    return found
+
+
+def _shows_default(row: Setting[Any]) -> bool:
+    return "(default " in row.help_line() or "; default " in row.help_line()
+
 
 # -- a row must say what SIGHUP does with it ----------------------------------------------
 
@@ -59,6 +81,55 @@ def test_a_new_row_is_a_flag_a_file_key_and_a_reload_choice() -> None:
     assert (motd.name, motd.flag, motd.key) == ("motd", "--banner", "banner")
     assert motd.help_line() == "hello (default hi)"
     assert (dry_run.read(None), dry_run.read("yes"), motd.read(None)) == (False, True, "hi")
+
+
+# -- every flag, its help and its default come from the table -----------------------------
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_flag_of_a_command_is_a_row(command: str) -> None:
+    parser = _subparser(command)
+    flags = {option for option in parser._option_string_actions if option not in NOT_SETTINGS}
+    expected = {row.flag for row in SETTINGS.values() if command in row.commands}
+    assert flags == expected | {"--no-rotate" for flag in expected if flag == "--rotate"}
+    for row in SETTINGS.values():
+        if command not in row.commands:
+            continue
+        action = parser._option_string_actions[row.flag]
+        assert action.dest == row.key and action.default is None, row.flag
+        assert str(action.help).replace("%%", "%") == row.help_line(), row.flag
+        assert action.metavar == row.metavar, row.flag
+
+
+def test_serve_help_shows_each_default_once_from_the_table() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "svcdns", "serve", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPO,
+        env={**os.environ, "COLUMNS": "1000"},  # one line a flag: nothing wrapped
+        timeout=60,
+    )
+    shown = [row for row in SETTINGS.values() if "serve" in row.commands and _shows_default(row)]
+    assert result.stdout.count("default ") == len(shown)
+    for row in SETTINGS.values():
+        assert "default" not in row.help, f"{row.flag}: the table adds the default"
+        if "serve" in row.commands:
+            assert row.help_line() in result.stdout, row.flag
+
+
+def test_readme_options_give_the_tables_defaults() -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    options = readme.partition("\n## OPTIONS\n")[2].partition("\n## ")[0]
+    lines = [line for line in options.splitlines() if line.startswith("| `")]
+    cells = [re.split(r"(?<!\\)\|", line)[1:3] for line in lines]
+    for row in SETTINGS.values():
+        (said,) = [d for f, d in cells if re.search(rf"`{row.flag}[ `]", f)] or [None]
+        assert said is not None, f"README OPTIONS has no row for {row.flag}"
+        default = row.help_line().rpartition("default ")[2].removesuffix(")")
+        if _shows_default(row):
+            assert said.replace("`", "").strip().startswith(default), row.flag
 
 
 # -- the file takes the flags' keys; values are checked by the row's parser ----------------
