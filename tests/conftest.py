@@ -28,7 +28,6 @@ import dns.query
 import dns.rdataclass
 import dns.rdatatype
 import pytest
-import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -433,53 +432,6 @@ def write_atomically(path: Path, text: str) -> None:
     temporary = path.with_name(path.name + ".tmp")
     temporary.write_text(text, encoding="utf-8")
     os.replace(temporary, path)
-
-
-def namespace(name: str) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
-
-
-def cluster_ip_service(name: str, ip: str, namespace: str = "shop") -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": {
-            "type": "ClusterIP",
-            "clusterIP": ip,
-            "clusterIPs": [ip],
-            "ports": [{"name": "http", "port": 80, "protocol": "TCP"}],
-        },
-    }
-
-
-def headless_service(name: str, namespace: str = "shop") -> dict[str, Any]:
-    return cluster_ip_service(name, "None", namespace)
-
-
-def endpoint_slice(
-    service: str, addresses: Sequence[str], namespace: str = "shop", name: str | None = None
-) -> dict[str, Any]:
-    return {
-        "apiVersion": "discovery.k8s.io/v1",
-        "kind": "EndpointSlice",
-        "addressType": "IPv4",
-        "metadata": {
-            "name": name or f"{service}-abcde",
-            "namespace": namespace,
-            "labels": {"kubernetes.io/service-name": service},
-        },
-        "endpoints": [{"addresses": [a], "conditions": {"ready": True}} for a in addresses],
-        "ports": [{"name": "http", "port": 80, "protocol": "TCP"}],
-    }
-
-
-def as_list(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "List", "items": list(items)}
-
-
-def to_yaml(*items: dict[str, Any]) -> str:
-    return yaml.safe_dump(as_list(items), sort_keys=False)
 
 
 # -- TCP and UDP clients that hold their sockets (limits, overload, SIGHUP) ------------------

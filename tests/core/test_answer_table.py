@@ -25,6 +25,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import builders
 import dns.flags
 import dns.message
 import dns.rcode
@@ -32,6 +33,7 @@ import dns.rdatatype
 import dns.reversename
 import dns.rrset
 import pytest
+from builders import Raw, namespace, port
 
 from svcdns.core.convert import from_dict
 from svcdns.core.model import Upsert
@@ -43,24 +45,11 @@ NOW = 1_700_000_000
 
 # -- the cluster ------------------------------------------------------------------------
 
-Raw = dict[str, Any]
-
-
-def namespace(name: str) -> Raw:
-    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
+# The rows' own shape: namespace first (tests/builders.py puts the name first).
 
 
 def service(ns: str, name: str, **spec: Any) -> Raw:
-    return {
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": {"name": name, "namespace": ns},
-        "spec": spec,
-    }
-
-
-def port(name: str, number: int, protocol: str = "TCP") -> Raw:
-    return {"name": name, "port": number, "protocol": protocol}
+    return builders.service(name, ns=ns, **spec)
 
 
 def cluster_ip(ns: str, name: str, *ips: str, ports: Sequence[Raw]) -> Raw:
@@ -101,18 +90,7 @@ def endpoint_slice(
     ports: Sequence[Raw],
     address_type: str = "IPv4",
 ) -> Raw:
-    return {
-        "apiVersion": "discovery.k8s.io/v1",
-        "kind": "EndpointSlice",
-        "metadata": {
-            "name": name,
-            "namespace": ns,
-            "labels": {"kubernetes.io/service-name": service_name},
-        },
-        "addressType": address_type,
-        "endpoints": list(endpoints),
-        "ports": list(ports),
-    }
+    return builders.slice_of(service_name, name, endpoints, ports=ports, ns=ns, family=address_type)
 
 
 def pod(ns: str, name: str, phase: str, pod_ip: str, pod_ips: Sequence[str] = ()) -> Raw:

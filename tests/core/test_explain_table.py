@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from builders import endpoint, port, slice_of
 
 from svcdns.core.convert import from_dict
 from svcdns.core.explain import explain
@@ -37,29 +38,10 @@ def service(
     return {"kind": "Service", "metadata": {"name": "db", "namespace": "shop"}, "spec": spec}
 
 
-def endpoint(address: str, *, pod: str = "", hostname: str = "", ready: bool = True) -> Any:
-    raw: dict[str, Any] = {"addresses": [address], "conditions": {"ready": ready}}
-    if hostname:
-        raw["hostname"] = hostname
-    if pod:
-        raw["targetRef"] = {"kind": "Pod", "name": pod}
-    return raw
-
-
 def slice_(
     name: str, *endpoints: Any, ports: tuple[tuple[str, int], ...], family: str = "IPv4"
 ) -> dict[str, Any]:
-    return {
-        "kind": "EndpointSlice",
-        "metadata": {
-            "name": name,
-            "namespace": "shop",
-            "labels": {"kubernetes.io/service-name": "db"},
-        },
-        "addressType": family,
-        "endpoints": list(endpoints),
-        "ports": [{"name": n, "port": p, "protocol": "TCP"} for n, p in ports],
-    }
+    return slice_of("db", name, endpoints, ports=[port(n, p) for n, p in ports], family=family)
 
 
 MYSQL_PORT = (("mysql", 3306),)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from builders import port, slice_of
 
 from svcdns.core import state as state_module
 from svcdns.core.convert import from_dict
@@ -38,13 +39,7 @@ def service(name: str, ip: str, *ports: str, ns: str = "shop") -> dict[str, Any]
 def endpoint_slice(
     name: str, svc: str, *endpoints: dict[str, Any], ns: str = "shop", family: str = "IPv4"
 ) -> dict[str, Any]:
-    return {
-        "kind": "EndpointSlice",
-        "metadata": {"name": name, "namespace": ns, "labels": {"kubernetes.io/service-name": svc}},
-        "addressType": family,
-        "endpoints": list(endpoints),
-        "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}],
-    }
+    return slice_of(svc, name, endpoints, ports=[port("http", 8080)], ns=ns, family=family)
 
 
 def events(*raws: dict[str, Any]) -> list[Upsert]:

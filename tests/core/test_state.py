@@ -3,7 +3,9 @@
 from pathlib import Path
 from typing import Any
 
+import builders
 import pytest
+from builders import endpoint, slice_of
 
 from svcdns.core import state as state_module
 from svcdns.core.convert import from_dict
@@ -20,33 +22,16 @@ T0 = 1_700_000_000
 
 
 def svc(name: str, ip: str, ns: str = "shop") -> dict[str, Any]:
-    return {
-        "kind": "Service",
-        "metadata": {"name": name, "namespace": ns},
-        "spec": {"clusterIP": ip, "ports": [{"name": "http", "port": 80}]},
-    }
+    return builders.service(name, ns=ns, clusterIP=ip, ports=[{"name": "http", "port": 80}])
 
 
 def headless(name: str, ns: str = "shop") -> dict[str, Any]:
-    return {
-        "kind": "Service",
-        "metadata": {"name": name, "namespace": ns},
-        "spec": {"clusterIP": "None"},
-    }
+    return builders.service(name, ns=ns, clusterIP="None")
 
 
-def slice_(name: str, service: str, *eps: tuple[str, bool], ns: str = "shop") -> dict[str, Any]:
-    return {
-        "kind": "EndpointSlice",
-        "metadata": {
-            "name": name,
-            "namespace": ns,
-            "labels": {"kubernetes.io/service-name": service},
-        },
-        "addressType": "IPv4",
-        "endpoints": [{"addresses": [ip], "conditions": {"ready": ready}} for ip, ready in eps],
-        "ports": [{"name": "http", "port": 8080}],
-    }
+def slice_(name: str, svc: str, *eps: tuple[str, bool], ns: str = "shop") -> dict[str, Any]:
+    endpoints = [endpoint(ip, ready=ready) for ip, ready in eps]
+    return slice_of(svc, name, endpoints, ports=[{"name": "http", "port": 8080}], ns=ns)
 
 
 def pod(name: str, ip: str, labels: dict[str, str] | None = None) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from typing import Any
 
 import dns.message
 import dns.rdatatype
+from builders import endpoint, service, slice_of
 
 from svcdns.core.convert import from_dict
 from svcdns.core.model import Upsert
@@ -25,27 +26,16 @@ from svcdns.dns.rotation import Rotation
 DB = "db.shop.svc.cluster.local"
 V4 = ["10.244.0.1", "10.244.0.2", "10.244.0.3"]
 V6 = ["fd00::1", "fd00::2"]
+SQL = {"name": "sql", "port": 5432}
 
 
 def objects() -> list[dict[str, Any]]:
-    def service(name: str, **spec: Any) -> dict[str, Any]:
-        return {"kind": "Service", "metadata": {"name": name, "namespace": "shop"}, "spec": spec}
-
     def endpoint_slice(name: str, family: str, addresses: list[str]) -> dict[str, Any]:
-        return {
-            "kind": "EndpointSlice",
-            "metadata": {
-                "name": name,
-                "namespace": "shop",
-                "labels": {"kubernetes.io/service-name": "db"},
-            },
-            "addressType": family,
-            "endpoints": [{"addresses": [a]} for a in addresses],
-            "ports": [{"name": "sql", "port": 5432}],
-        }
+        endpoints = [endpoint(a, ready=None) for a in addresses]
+        return slice_of("db", name, endpoints, ports=[SQL], family=family)
 
     return [
-        service("db", clusterIP="None", ports=[{"name": "sql", "port": 5432}]),
+        service("db", clusterIP="None", ports=[SQL]),
         endpoint_slice("db-v4", "IPv4", V4),
         endpoint_slice("db-v6", "IPv6", V6),
         service("alias", type="ExternalName", externalName=DB),

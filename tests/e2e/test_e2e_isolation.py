@@ -12,18 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import dns.rcode
+from builders import cluster_ip_service, endpoint_slice, headless_service, namespace, to_yaml
 from conftest import (
     ServerFactory,
     answer_data,
     assert_authoritative,
-    cluster_ip_service,
-    endpoint_slice,
-    headless_service,
     http_status,
-    namespace,
     ops_url,
     run_svcdns,
-    to_yaml,
 )
 
 LONG_PORT = "p" * 63

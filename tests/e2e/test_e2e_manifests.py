@@ -18,23 +18,25 @@ import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
 import pytest
+from builders import (
+    as_list,
+    cluster_ip_service,
+    endpoint_slice,
+    headless_service,
+    namespace,
+    to_yaml,
+)
 from conftest import (
     CLUSTER_YAML,
     ServerFactory,
     ServerProcess,
     answer_data,
-    as_list,
     assert_authoritative,
     assert_single_soa,
-    cluster_ip_service,
-    endpoint_slice,
-    headless_service,
-    namespace,
     poll,
     rrset_texts,
     run_svcdns,
     soa_serial,
-    to_yaml,
     write_atomically,
 )
 

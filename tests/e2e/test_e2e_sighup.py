@@ -18,6 +18,7 @@ import dns.message
 import dns.query
 import dns.rcode
 import pytest
+from builders import namespace
 from conftest import (
     CLUSTER_YAML,
     SVCDNS,
@@ -29,7 +30,6 @@ from conftest import (
     drain,
     get,
     make_query,
-    namespace,
     ops_url,
     poll,
 )

@@ -23,6 +23,7 @@ import dns.rcode
 import dns.rdataclass
 import dns.rdatatype
 import pytest
+from builders import endpoint_slice, headless_service, namespace, to_yaml
 from conftest import (
     LOOPBACK,
     ServerFactory,
@@ -30,11 +31,8 @@ from conftest import (
     answer_data,
     assert_authoritative,
     assert_single_soa,
-    endpoint_slice,
-    headless_service,
     ipv6_loopback_available,
     make_query,
-    namespace,
     poll,
     rrset_texts,
     run_svcdns,
@@ -42,7 +40,6 @@ from conftest import (
     tcp_frame,
     tcp_query,
     tcp_read_message,
-    to_yaml,
     udp_exchange,
     udp_no_reply,
     udp_query,

@@ -7,8 +7,10 @@ import shlex
 from pathlib import Path
 from typing import Any
 
+import builders
 import pytest
-from conftest import CLUSTER_YAML, headless_service, namespace, run_svcdns, to_yaml
+from builders import endpoint, headless_service, namespace, slice_of, to_yaml
+from conftest import CLUSTER_YAML, run_svcdns
 
 
 def explained(*args: str, manifests: Path = CLUSTER_YAML) -> tuple[str, list[str]]:
@@ -315,25 +317,8 @@ def test_explain_x_usage_errors(args: tuple[str, ...]) -> None:
 def _slice(name: str, endpoints: list[tuple[str, str, bool]], *, port: int) -> dict[str, Any]:
     """An EndpointSlice of Service shop/db: (address, hostname and pod, ready) per endpoint,
     and one port named mysql."""
-    return {
-        "apiVersion": "discovery.k8s.io/v1",
-        "kind": "EndpointSlice",
-        "metadata": {
-            "name": name,
-            "namespace": "shop",
-            "labels": {"kubernetes.io/service-name": "db"},
-        },
-        "addressType": "IPv4",
-        "endpoints": [
-            {
-                "addresses": [address],
-                "conditions": {"ready": ready},
-                **({"hostname": pod, "targetRef": {"kind": "Pod", "name": pod}} if pod else {}),
-            }
-            for address, pod, ready in endpoints
-        ],
-        "ports": [{"name": "mysql", "port": port, "protocol": "TCP"}],
-    }
+    items = [endpoint(a, ready=ready, hostname=pod, pod=pod) for a, pod, ready in endpoints]
+    return slice_of("db", name, items, ports=[builders.port("mysql", port)])
 
 
 def test_a_port_that_does_not_exist_lists_the_ports_that_do() -> None:
