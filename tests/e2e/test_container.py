@@ -32,7 +32,8 @@ from typing import Any
 import dns.rdatatype
 import pytest
 import yaml
-from conftest import (
+from fakeapi import FakeApiServer, tls_available
+from helpers import (
     CLUSTER_YAML,
     REPO,
     answer_data,
@@ -42,7 +43,6 @@ from conftest import (
     tcp_query,
     udp_query,
 )
-from fakeapi import FakeApiServer, tls_available
 
 CI_DOCKER = REPO / ".ci" / "docker"
 DOCKERFILE = REPO / "deploy" / "Dockerfile"

@@ -10,7 +10,7 @@ import dns.query
 import dns.rcode
 import dns.rdatatype
 import dns.zone
-from conftest import CLUSTER_YAML, ServerFactory, run_svcdns, tcp_frame, tcp_read_message
+from helpers import CLUSTER_YAML, ServerFactory, run_svcdns, tcp_frame, tcp_read_message
 
 
 def records_lines() -> set[str]:

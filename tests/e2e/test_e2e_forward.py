@@ -22,11 +22,12 @@ import dns.query
 import dns.rcode
 import dns.rdatatype
 import pytest
-from conftest import (
+from helpers import (
     CLUSTER_YAML,
     ServerFactory,
     ServerProcess,
     answer_data,
+    free_port,
     get,
     ops_url,
     run_svcdns,
@@ -279,9 +280,7 @@ def test_the_cache_evicts_the_least_recently_used(
 
 
 def test_a_forwarding_loop_stops_the_server_with_one_line() -> None:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     # Its own address as its upstream: the loop check's question comes straight back.
     args = ["serve", "--manifests", str(CLUSTER_YAML), "--listen", f"127.0.0.1:{port}"]
     result = run_svcdns([*args, "--upstream", f"127.0.0.1:{port}", "--http", "none"], timeout=20)

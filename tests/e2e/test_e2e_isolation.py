@@ -13,7 +13,7 @@ from typing import Any
 
 import dns.rcode
 from builders import cluster_ip_service, endpoint_slice, headless_service, namespace, to_yaml
-from conftest import (
+from helpers import (
     ServerFactory,
     answer_data,
     assert_authoritative,

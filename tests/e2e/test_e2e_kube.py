@@ -20,8 +20,8 @@ import builders
 import dns.rcode
 import pytest
 from builders import endpoint, namespace, port, slice_of
-from conftest import SVCDNS, ServerProcess, answer_data, poll
 from fakeapi import FakeApiServer
+from helpers import SVCDNS, ServerProcess, answer_data, poll
 
 ZONE = "cluster.local"
 WEB = f"web.shop.svc.{ZONE}"

@@ -26,7 +26,7 @@ from builders import (
     namespace,
     to_yaml,
 )
-from conftest import (
+from helpers import (
     CLUSTER_YAML,
     ServerFactory,
     ServerProcess,

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 import dns.rcode
-from conftest import (
+from helpers import (
     CLUSTER_YAML,
     ServerFactory,
     answer_data,

@@ -20,7 +20,7 @@ from pathlib import Path
 import dns.message
 import dns.rcode
 import pytest
-from conftest import (
+from helpers import (
     ServerFactory,
     ServerProcess,
     answer_data,

@@ -19,7 +19,8 @@ import dns.query
 import dns.rcode
 import pytest
 from builders import namespace
-from conftest import (
+from fakeapi import FakeApiServer
+from helpers import (
     CLUSTER_YAML,
     SVCDNS,
     ServerFactory,
@@ -33,7 +34,6 @@ from conftest import (
     ops_url,
     poll,
 )
-from fakeapi import FakeApiServer
 
 WEB = "web.shop.svc.cluster.local"
 SIGHUP_LINE = "SIGHUP: read"

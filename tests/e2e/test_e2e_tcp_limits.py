@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 import dns.message
-from conftest import (
+from helpers import (
     ServerFactory,
     answered,
     closed_by_server,

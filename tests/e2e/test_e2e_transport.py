@@ -24,7 +24,7 @@ import dns.rdataclass
 import dns.rdatatype
 import pytest
 from builders import endpoint_slice, headless_service, namespace, to_yaml
-from conftest import (
+from helpers import (
     LOOPBACK,
     ServerFactory,
     ServerProcess,

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import dns.message
 import dns.rcode
-from conftest import (
+from helpers import (
     SVCDNS,
     ServerFactory,
     ServerProcess,

@@ -10,7 +10,7 @@ from typing import Any
 import builders
 import pytest
 from builders import endpoint, headless_service, namespace, slice_of, to_yaml
-from conftest import CLUSTER_YAML, run_svcdns
+from helpers import CLUSTER_YAML, run_svcdns
 
 
 def explained(*args: str, manifests: Path = CLUSTER_YAML) -> tuple[str, list[str]]:

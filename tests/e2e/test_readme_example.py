@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import REPO, ServerProcess, free_port
+from helpers import REPO, ServerProcess, free_port
 
 README = REPO / "README.md"
 README_PORT = "5353"

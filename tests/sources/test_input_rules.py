@@ -14,7 +14,7 @@ from pathlib import Path
 import dns.rcode
 import pytest
 import yaml
-from conftest import ServerFactory, answer_data, poll, write_atomically
+from helpers import ServerFactory, answer_data, poll, write_atomically
 
 from svcdns.core.model import (
     Endpoint,
