@@ -37,7 +37,6 @@ from knot import (
     Server,
     ensure_cluster,
     ensure_tools,
-    free_port,
     http_ready,
     soa_answers,
     start,
@@ -45,6 +44,7 @@ from knot import (
     write_knot_conf,
     zones_of,
 )
+from processes import free_port
 
 BLASTER, PROBE = "127.0.0.3", "127.0.0.4"
 PROBE_INTERVAL = 0.010

@@ -61,11 +61,10 @@ import dns.rcode
 import dns.rdatatype
 import dns.reversename
 import dns.rrset
+from fakeapi import FakeApiServer  # bench/fakeapi, beside this file
+from processes import free_port
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "bench"))
-import knot  # noqa: E402  (bench/knot.py: free_port)
-from fakeapi import FakeApiServer  # noqa: E402  (bench/fakeapi)
 
 ZONE = "cluster.local"
 TTL = 30
@@ -554,7 +553,7 @@ class Upstream:
     """upstream_reply() on UDP and TCP of one loopback port, in threads."""
 
     def __init__(self) -> None:
-        self.port = knot.free_port()
+        self.port = free_port()
         self.udp = socketserver.ThreadingUDPServer(("127.0.0.1", self.port), UdpHandler)
         self.tcp = socketserver.ThreadingTCPServer(("127.0.0.1", self.port), TcpHandler)
         for server in (self.udp, self.tcp):
@@ -676,7 +675,7 @@ def run(args: argparse.Namespace, work: Path, started: list[subprocess.Popen[byt
             fake.apply(obj)
         fake.start()
         kubeconfig = fake.write_kubeconfig(work / "kubeconfig")
-        dns_a, http_a, dns_b, ready_b = (knot.free_port() for _ in range(4))
+        dns_a, http_a, dns_b, ready_b = (free_port() for _ in range(4))
         conf = corefile(port=dns_b, ready=ready_b, kubeconfig=kubeconfig, upstream=upstream.port)
         (work / "Corefile").write_text(conf)
         argv = [sys.executable, "-m", "svcdns", "serve", "--kubeconfig", str(kubeconfig),

@@ -47,7 +47,6 @@ import random
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -59,69 +58,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+import cluster  # bench/cluster.py, beside this file (as processes.py)
 import dns.exception
 import dns.flags
 import dns.message
 import dns.query
 import dns.rcode
 import dns.rdatatype
+from processes import CLOCK_TICKS, cpu_seconds, descendants, free_port
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-import cluster  # noqa: E402  (bench/cluster.py, next to this file)
 
 ZONE = "cluster.local"
 MIXES = ("hits", "pod-mix")
 SAMPLE = 300  # queries per file checked against both servers
 MISMATCH_LIMIT = 0.03
 MAX_RATE = 50_000
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 # --------------------------------------------------------------------------- processes
-
-
-def free_port() -> int:
-    """A port free for both UDP and TCP on 127.0.0.1."""
-    for _ in range(100):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-            tcp.bind(("127.0.0.1", 0))
-            port: int = tcp.getsockname()[1]
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-                try:
-                    udp.bind(("127.0.0.1", port))
-                except OSError:
-                    continue
-                return port
-    raise RuntimeError("no free port")
-
-
-def descendants(pid: int) -> list[int]:
-    """`pid` and every process below it (svcdns --workers forks)."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        with contextlib.suppress(OSError, IndexError, ValueError):
-            stat = (entry / "stat").read_text()
-            parent = int(stat.rsplit(")", 1)[1].split()[1])
-            children.setdefault(parent, []).append(int(entry.name))
-    found, todo = [], [pid]
-    while todo:
-        current = todo.pop()
-        found.append(current)
-        todo.extend(children.get(current, []))
-    return found
-
-
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of the process tree, in seconds."""
-    ticks = 0
-    for each in descendants(pid):
-        with contextlib.suppress(OSError):
-            fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
-            ticks += int(fields[11]) + int(fields[12])  # fields 14 and 15 of proc(5)
-    return ticks / CLK_TCK
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -139,7 +94,7 @@ def system_busy_seconds() -> float:
     """CPU time all processes of the machine used so far (first line of /proc/stat)."""
     fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
     user, nice, system, _idle, _iowait, irq, softirq, steal = fields[:8]
-    return (user + nice + system + irq + softirq + steal) / CLK_TCK
+    return (user + nice + system + irq + softirq + steal) / CLOCK_TICKS
 
 
 class OtherLoad:
@@ -152,7 +107,7 @@ class OtherLoad:
     def sample(self) -> tuple[float, float, float]:
         ours = os.times()
         mine = ours.user + ours.system + ours.children_user + ours.children_system
-        mine += sum(cpu_seconds(pid) for pid in self.pids)
+        mine += sum(cpu_seconds(pid, tree=True) for pid in self.pids)
         return time.monotonic(), system_busy_seconds(), mine
 
     def cores(self) -> float:
@@ -535,9 +490,9 @@ def percentile(values: list[float], fraction: float) -> float:
 def fixed_rate(
     tool: str, server: Server, queries: Path, seconds: float, rate: int, scratch: Path
 ) -> Perf:
-    before = cpu_seconds(server.pid)
+    before = cpu_seconds(server.pid, tree=True)
     perf = dnsperf(tool, server, "hits", queries, seconds, rate=rate, verbose_to=scratch)
-    used = cpu_seconds(server.pid) - before
+    used = cpu_seconds(server.pid, tree=True) - before
     perf.cpu_us_per_answer = used / max(perf.completed, 1) * 1e6
     return perf
 

@@ -57,7 +57,6 @@ import argparse
 import contextlib
 import http.client
 import json
-import os
 import queue
 import re
 import resource
@@ -78,11 +77,11 @@ from typing import Any
 import dns.message
 import dns.query
 import dns.rdatatype
+from fakeapi import FakeApiServer  # bench/fakeapi, beside this file
+from processes import cpu_seconds, free_port, stat_cpu_seconds
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
-sys.path.insert(0, str(BENCH))
-from fakeapi import FakeApiServer  # noqa: E402  (bench/fakeapi)
 
 SIZES = ("small", "large")
 READY_POLL = 0.02  # seconds between /ready polls
@@ -90,32 +89,15 @@ READY_TIMEOUT = 120.0
 API_LOAD_TIMEOUT = 600.0
 PROBE_TIMEOUT = 5.0  # a sampled change not answered by then counts as a timeout
 CATCH_UP_TIMEOUT = 30.0
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 TARGETS = {"ready_seconds": 3.0, "peak_rss_mib": 100.0, "throughput_ratio": 0.8}
 
 
 # -- processes ---------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def cpu_seconds_of(stat: Path) -> float:
-    fields = stat.read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-
-
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of a live process (all its threads, ended ones too), /proc/PID/stat."""
-    return cpu_seconds_of(Path(f"/proc/{pid}/stat"))
-
-
 def main_thread_cpu_seconds(pid: int) -> float:
     """utime + stime of a process's main thread (svcdns's event loop)."""
-    return cpu_seconds_of(Path(f"/proc/{pid}/task/{pid}/stat"))
+    return stat_cpu_seconds(Path(f"/proc/{pid}/task/{pid}/stat"))
 
 
 def status_mib(pid: int, key: str) -> float:
@@ -313,7 +295,7 @@ class CpuMark:
 
     @classmethod
     def take(cls, pids: dict[str, int]) -> CpuMark:
-        seconds = {name: cpu_seconds(pid) for name, pid in pids.items()}
+        seconds = {name: cpu_seconds(pid, tree=False) for name, pid in pids.items()}
         if "svcdns" in pids:  # its event loop vs its other (list/watch) threads
             seconds["svcdns loop"] = main_thread_cpu_seconds(pids["svcdns"])
             seconds["svcdns threads"] = seconds["svcdns"] - seconds["svcdns loop"]
@@ -782,7 +764,7 @@ def run_cluster(args: argparse.Namespace) -> tuple[dict[str, Any], list[tuple[st
 
 def run_against(args: argparse.Namespace, api: ApiProcess) -> dict[str, Any]:
     phases: dict[str, Any] = {}
-    before = {"fakeapi": cpu_seconds(api.pid), "bench": own_cpu()}
+    before = {"fakeapi": cpu_seconds(api.pid, tree=False), "bench": own_cpu()}
     server = Svcdns(api.kubeconfig)
     try:
         start = CpuMark(server.started, before)

@@ -27,10 +27,11 @@ import sys
 import time
 from pathlib import Path
 
+import cluster
+import knot
+from processes import cpu_seconds, free_port
+
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-import cluster  # noqa: E402
-import knot  # noqa: E402
 
 VARIANTS = {"on": (), "off": ("--no-rotate",)}
 EDNS = ("-e",)  # dnsperf: EDNS0 with a 4096-byte buffer, so 50 addresses fit
@@ -46,7 +47,7 @@ def headless_queries(size: str, path: Path, total: int = 100_000) -> int:
 
 
 def start_svcdns(name: str, manifests: Path, workdir: Path, extra: tuple[str, ...]) -> knot.Server:
-    port, http_port = knot.free_port(), knot.free_port()
+    port, http_port = free_port(), free_port()
     command = [sys.executable, "-m", "svcdns", "serve", "--manifests", str(manifests)]
     command += ["--listen", f"127.0.0.1:{port}", "--http", f"127.0.0.1:{http_port}"]
     command += ["--upstream", "none", "--max-qps-per-client", "0", *extra]
@@ -85,11 +86,11 @@ def run(args: argparse.Namespace, servers: dict[str, knot.Server]) -> list[str]:
                     flush=True,
                 )
             for name in ("on", "off", "off", "on"):
-                before = knot.cpu_seconds(servers[name].pid)
+                before = cpu_seconds(servers[name].pid, tree=True)
                 found = knot.dnsperf(
                     perf, servers[name], mix, path, args.seconds, rate=args.rate, extra=flags
                 )
-                used = knot.cpu_seconds(servers[name].pid) - before
+                used = cpu_seconds(servers[name].pid, tree=True) - before
                 cpu.setdefault((mix, name), []).append(used / max(found.completed, 1) * 1e6)
                 print(
                     f"round {round_number} {mix:<8} rotate {name:<3} at {args.rate}/s: "
