@@ -40,17 +40,30 @@ class UpstreamServer:
     questions: list[tuple[str, str]] = field(default_factory=list)  # (name, transport)
 
     def start(self) -> UpstreamServer:
-        self._udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self._udp.bind((self.host, self.port))
-        self.port = self._udp.getsockname()[1]
-        self._tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._tcp.bind((self.host, self.port))
+        self._udp, self._tcp = self._bind_pair()
         self._tcp.listen(16)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, daemon=True)
         self._thread.start()
         return self
+
+    def _bind_pair(self) -> tuple[socket.socket, socket.socket]:
+        """UDP and TCP on one port. With port 0 the UDP port the kernel picks may be taken
+        for TCP by another test's socket: then try another (tests share the machine)."""
+        for _ in range(50 if self.port == 0 else 1):
+            udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            udp.bind((self.host, self.port))
+            tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                tcp.bind((self.host, udp.getsockname()[1]))
+            except OSError:
+                udp.close()
+                tcp.close()
+                continue
+            self.port = udp.getsockname()[1]
+            return udp, tcp
+        raise OSError(f"no port free for both UDP and TCP on {self.host}")
 
     def stop(self) -> None:
         self._stop.set()
