@@ -47,8 +47,6 @@ class ClusterState:
         self.index = RecordIndex(settings.zone, ttl=settings.ttl)
         self.serial = 0  # Unix time of the last change visible in DNS
         self.synced = False
-        # Bumped whenever any answer may have changed: response caches compare it.
-        self.version = 0
         self._only_namespaces = namespaces
         self._objects: dict[ObjectKey, KubeObject] = {}
         self._services: dict[ServiceKey, Service] = {}
@@ -96,11 +94,9 @@ class ClusterState:
         for key in list(self._services):
             self._recompute(key)
         self.serial = max(self.serial, int(now))
-        self.version += 1
 
     def mark_synced(self) -> None:
         self.synced = True
-        self.version += 1
 
     def apply(self, event: Event, *, now: float) -> set[str]:
         """Apply one upsert or delete; return the DNS names whose answers changed."""
@@ -145,7 +141,6 @@ class ClusterState:
                 changed |= names
         if any_change:
             self.serial = max(self.serial, int(now))
-            self.version += 1
         return any_change
 
     def _wanted(self, key: ObjectKey) -> bool:
