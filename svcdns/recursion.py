@@ -23,11 +23,13 @@ from pathlib import Path
 from typing import Any
 
 from svcdns.config import Config
-from svcdns.dns.codec import MAX_TCP_MESSAGE, chased_reply
+from svcdns.dns.codec import chased_reply
 from svcdns.dns.forwarded import client_reply, error_reply, plain_question, reply_from_cache
 from svcdns.dns.handler import BoundedReport, Outside
 from svcdns.net.cache import Entry, ForwardCache, question_key, served_body, stale_body
 from svcdns.net.forward import Forwarder, Overloaded, Upstream, parse_upstream
+from svcdns.wire.header import COUNTS, HEADER_SIZE, QR, RA, RD
+from svcdns.wire.limits import MAX_TCP
 
 log = logging.getLogger("svcdns.forward")
 
@@ -132,7 +134,7 @@ class Recursion:
         now = time.monotonic()
         # Not a miss yet: the question may be the zone's (then it never reaches the cache),
         # and a forwarded one is counted once, in `answer`.
-        entry = self.cache.get(data[12:end], now, count_miss=False)
+        entry = self.cache.get(data[HEADER_SIZE:end], now, count_miss=False)
         return None if entry is None else _from_entry(entry, data, end, opt, limit, now)
 
     async def loop_check(self) -> Upstream | None:
@@ -164,7 +166,7 @@ class Recursion:
         servers = self.servers_for(outside.name)
         if not servers or not self.allows(_host(client)):
             return error_reply(data, end, REFUSED, opt=opt, recursion=False)
-        question = data[12:end]
+        question = data[HEADER_SIZE:end]
         now = time.monotonic()
         entry = self.cache.get(question, now)
         if entry is not None:
@@ -203,7 +205,7 @@ class Recursion:
         any forwarded answer, under the target's question)."""
         end, opt, query = outside.question_end, outside.opt, outside.query
         assert query is not None
-        udp = outside.limit < MAX_TCP_MESSAGE
+        udp = outside.limit < MAX_TCP
         servers = self.servers_for(outside.name)
         if not servers or not self.allows(_host(client)):
             return error_reply(data, end, REFUSED, opt=opt, recursion=False)
@@ -244,10 +246,10 @@ class Recursion:
 
 def _message_of(entry: Entry, question: bytes, now: float) -> bytes:
     """A cached entry as a whole message again, for the parser."""
-    counts = struct.pack("!HHHH", 1, *entry.counts)
+    counts = COUNTS.pack(1, *entry.counts)
     return (
         b"\x00\x00"
-        + (0x8180 | entry.rcode).to_bytes(2, "big")
+        + (QR | RD | RA | entry.rcode).to_bytes(2, "big")
         + counts
         + question
         + (served_body(entry, now))

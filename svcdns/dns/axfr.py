@@ -10,7 +10,8 @@ from typing import Any
 
 from svcdns.core.answer import Answer
 from svcdns.core.rr import Rcode, Record
-from svcdns.dns.codec import TC, Query, encode_reply
+from svcdns.dns.codec import Query, encode_reply
+from svcdns.wire.header import FLAGS_AT, QDCOUNT_AT, TC
 
 RECORDS_PER_MESSAGE = 100  # well under 64 KiB even for long names
 
@@ -42,7 +43,7 @@ def transfer_messages(query: Query, records: Sequence[Record]) -> list[bytes]:
     chunks = [body[i : i + RECORDS_PER_MESSAGE] for i in range(0, len(body), RECORDS_PER_MESSAGE)]
     for chunk in (*chunks, closing):
         message = encode_reply(query, Answer(Rcode.NOERROR, answer=tuple(chunk)), udp=False)
-        if int.from_bytes(message[2:4], "big") & TC:
+        if int.from_bytes(message[FLAGS_AT:QDCOUNT_AT], "big") & TC:
             raise ValueError("a transfer message did not fit in 64 KiB")
         messages.append(message)
     return messages

@@ -16,20 +16,21 @@ import dnslib
 
 from svcdns.core.answer import Answer
 from svcdns.core.rr import Rcode, Record, RRType, SOAData, SRVData
+from svcdns.wire.header import (
+    CD,
+    HEADER,
+    HEADER_SIZE,
+    OPCODE_MASK,
+    OPCODE_SHIFT,
+    QR,
+    RCODE_MASK,
+    RD,
+)
+from svcdns.wire.limits import MAX_TCP, OUR_PAYLOAD, udp_limit
+from svcdns.wire.names import MAX_LABEL, MAX_NAME
+from svcdns.wire.opt import DO
 
-HEADER = struct.Struct("!HHHHHH")
-QR = 0x8000
-AA = 0x0400
-TC = 0x0200
-RD = 0x0100
-CD = 0x0010
-RA = 0x0080
-DO = 0x8000  # in the OPT's TTL field (RFC 3225)
 CLASS_IN = 1
-CLASSIC_UDP_SIZE = 512  # RFC 1035 section 4.2.1
-OUR_UDP_SIZE = 1232  # advertised in our OPT (DNS flag day 2020 value)
-MAX_TCP_MESSAGE = 65535
-MAX_UDP_PAYLOAD = 65507  # the largest IPv4 UDP datagram; a client may claim more
 
 
 class WireError(Exception):
@@ -58,7 +59,7 @@ class Header:
 
     @property
     def opcode(self) -> int:
-        return (self.flags >> 11) & 0xF
+        return (self.flags & OPCODE_MASK) >> OPCODE_SHIFT
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,13 +80,11 @@ class Query:
 
     def udp_limit(self) -> int:
         """The largest UDP reply the client accepts (RFC 6891 section 6.2.5)."""
-        if self.edns is None:
-            return CLASSIC_UDP_SIZE
-        return min(max(CLASSIC_UDP_SIZE, self.edns.payload), MAX_UDP_PAYLOAD)
+        return udp_limit(None if self.edns is None else self.edns.payload)
 
 
 def read_header(data: bytes) -> Header:
-    if len(data) < HEADER.size:
+    if len(data) < HEADER_SIZE:
         raise Drop("shorter than a DNS header")
     ident, flags, qdcount, _, _, _ = HEADER.unpack_from(data)
     return Header(ident, flags, qdcount)
@@ -118,7 +117,8 @@ def parse_query(data: bytes) -> Query:
     question = record.q
     labels = question.qname.label
     # dnslib reads names it could not write back: RFC 1035 2.3.4 limits are checked here.
-    if any(len(label) > 63 for label in labels) or sum(len(lb) + 1 for lb in labels) + 1 > 255:
+    too_long = sum(len(label) + 1 for label in labels) + 1 > MAX_NAME
+    if too_long or any(len(label) > MAX_LABEL for label in labels):
         raise FormErr("name too long")
     # A dot inside a label must not make the name look like another one: escape it.
     name = b".".join(label.replace(b".", b"\\.") for label in labels).decode("latin-1").lower()
@@ -127,7 +127,7 @@ def parse_query(data: bytes) -> Query:
 
 def error_reply(header: Header, rcode: Rcode) -> bytes:
     """A header-only reply, for queries whose question cannot be trusted."""
-    flags = QR | (header.flags & (0xF << 11)) | (header.flags & RD) | int(rcode)
+    flags = QR | (header.flags & OPCODE_MASK) | (header.flags & RD) | int(rcode)
     return HEADER.pack(header.id, flags, 0, 0, 0, 0)
 
 
@@ -167,12 +167,12 @@ def encode_reply(query: Query, result: Answer, *, udp: bool, recursion: bool = F
     bits: dict[str, int] = {"qr": 1, "rd": int(bool(flags & RD)), "cd": int(bool(flags & CD))}
     bits |= {"aa": int(result.authoritative), "ra": int(recursion)}
     rcode = int(result.rcode)
-    header = dnslib.DNSHeader(id=query.header.id, rcode=rcode & 0xF, **bits)
+    header = dnslib.DNSHeader(id=query.header.id, rcode=rcode & RCODE_MASK, **bits)
     opt = []
     if query.edns is not None:
         # RFC 3225 3: the DO bit of the query is copied into the response.
         edns_flags = "do" if query.edns.do else ""
-        opt = [dnslib.EDNS0(udp_len=OUR_UDP_SIZE, ext_rcode=rcode >> 4, flags=edns_flags)]
+        opt = [dnslib.EDNS0(udp_len=OUR_PAYLOAD, ext_rcode=rcode >> 4, flags=edns_flags)]
     sections = [_rrsets(s, query) for s in (result.answer, result.authority, result.additional)]
 
     def pack(counts: tuple[int, int, int]) -> bytes:
@@ -187,7 +187,7 @@ def encode_reply(query: Query, result: Answer, *, udp: bool, recursion: bool = F
 
     wire = pack((len(sections[0]), len(sections[1]), len(sections[2])))
     # Over TCP the 2-byte length prefix caps a message at 65535 bytes (RFC 1035 4.2.2).
-    limit = query.udp_limit() if udp else MAX_TCP_MESSAGE
+    limit = query.udp_limit() if udp else MAX_TCP
     if len(wire) <= limit:
         return wire
     kept: list[int] = []

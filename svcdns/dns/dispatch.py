@@ -4,7 +4,7 @@ The handler's bytes are sent as they are; a name outside the zones becomes the f
 coroutine's reply, a zone transfer the transfer's messages, both awaited by the listener.
 Each reply is counted here, once, by rcode, in the plain lists `ops.metrics` reads (slot
 `dropped` for no reply, `badvers` for rcode 16, whose high bits are in the OPT). No sockets;
-imports the core and dns only.
+imports the core, dns and wire only.
 """
 
 from __future__ import annotations
@@ -12,7 +12,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from svcdns.dns.handler import Handler, Outside, Transfer, is_badvers
+from svcdns.dns.handler import Handler, Outside, Transfer
+from svcdns.wire.header import RCODE_MASK
+from svcdns.wire.opt import is_badvers
 
 ForwardFn = Callable[[bytes, Outside, Any], Awaitable[bytes]]  # (query, outside, client)
 TransferFn = Callable[[Transfer, Any], Awaitable[bytes | list[bytes]]]  # REFUSED, or a stream
@@ -69,7 +71,7 @@ class Dispatcher:
                     counts[badvers] += 1
                     return found
                 reply = found
-            counts[dropped if reply is None else reply[3] & 15] += 1
+            counts[dropped if reply is None else reply[3] & RCODE_MASK] += 1
             return reply
 
         return answer_udp
@@ -86,19 +88,19 @@ class Dispatcher:
         if reply is not None and is_badvers(reply):
             counts[self._badvers] += 1
         else:
-            counts[self._dropped if reply is None else reply[3] & 15] += 1
+            counts[self._dropped if reply is None else reply[3] & RCODE_MASK] += 1
         return reply
 
     async def _forwarded(
         self, data: bytes, outside: Outside, client: Any, counts: list[int]
     ) -> bytes:
         reply = await self._forward(data, outside, client)
-        counts[reply[3] & 15] += 1
+        counts[reply[3] & RCODE_MASK] += 1
         return reply
 
     async def _transferred(
         self, transfer: Transfer, client: Any, counts: list[int]
     ) -> bytes | list[bytes]:
         reply = await self._transfer(transfer, client)
-        counts[reply[3] & 15 if isinstance(reply, bytes) else 0] += 1
+        counts[reply[3] & RCODE_MASK if isinstance(reply, bytes) else 0] += 1
         return reply

@@ -17,29 +17,39 @@ zone, and any time before the first sync. The same input gets the same reply eit
 
 from __future__ import annotations
 
-import struct
-
 from svcdns.core.state import ClusterState
-from svcdns.core.wire import DEFLATED, POINTER, TYPE_HEADER, inflate
 from svcdns.dns.rotation import Rotation
+from svcdns.wire.blob import DEFLATED, TYPE_HEADER, TYPE_HEADER_SIZE, inflate
+from svcdns.wire.header import (
+    AA_HIGH,
+    ANCOUNT_AT,
+    ARCOUNT_AT,
+    CD_LOW,
+    HEADER_SIZE,
+    OPCODE_HIGH,
+    PLAIN_QUERY_COUNTS,
+    QDCOUNT_AT,
+    QR_HIGH,
+    RD_HIGH,
+    RR_COUNTS,
+    TC_HIGH,
+)
+from svcdns.wire.limits import CLASSIC_UDP, MAX_TCP
+from svcdns.wire.names import MAX_LABEL, MAX_NAME, POINTER, QUESTION_POINTER, skip_name
+from svcdns.wire.opt import edns_udp_limit, our_opt
+from svcdns.wire.record import RDLENGTH_AT, RR_FIXED, RR_FIXED_SIZE
+from svcdns.wire.soa import MAX_SOA_TTL, timers
 
-HEADER_SIZE = 12
-CLASSIC_UDP = 512  # RFC 1035 4.2.1
-MAX_UDP = 65507
-MAX_TCP = 65535  # RFC 1035 4.2.2: the length prefix
-OPT_TYPE = b"\x00\x29"
-# Our OPT (RFC 6891 6.1.2): root owner, payload 1232, extended rcode 0, version 0, no flags;
-# and the same with DO set, for queries that set it (RFC 3225 3: DO is copied to the reply).
-OUR_OPT = b"\x00\x00\x29\x04\xd0\x00\x00\x00\x00\x00\x00"
-OUR_OPT_DO = b"\x00\x00\x29\x04\xd0\x00\x00\x80\x00\x00\x00"
-_DO_AT = 7  # offset of the DO bit's byte in an OPT record (owner, type, class, rcode, version)
-_ONE_QUESTION_NO_ANSWERS = b"\x00\x01\x00\x00\x00\x00"
 _CLASS_IN = b"\x00\x01"
-_QR_OPCODE = 0xF8
-_AA_QR = 0x84
-_TC = 0x02
-_RD = 0x01
-_CD = 0x10
+# Bound once from `wire.header`, as module globals: the hot path reads no attribute.
+_QR_OPCODE = QR_HIGH | OPCODE_HIGH  # a response, or an opcode other than QUERY
+_AA_QR = AA_HIGH | QR_HIGH
+_QD_AN_NS = slice(QDCOUNT_AT, ARCOUNT_AT)  # a slice made once, not per query
+_AR = slice(ARCOUNT_AT, HEADER_SIZE)
+# Methods bound here: Python 3.11 calls a method of a name imported with `from` as a module
+# attribute (an unspecialised LOAD_ATTR), which costs the hot path 3%.
+_pack_counts = RR_COUNTS.pack
+_unpack_type = TYPE_HEADER.unpack_from
 _CNAME = 5
 _ROTATED = (1, 28)  # A, AAAA
 _SRV = b"\x00\x21"
@@ -48,12 +58,9 @@ _SLOW_TYPE_BYTES = frozenset(t.to_bytes(2, "big") for t in _SLOW_TYPES)
 _NXDOMAIN = 3
 _NOERROR = 0
 _SPECIAL_SINGLE = frozenset((b"dns-version", b"dns", b"svc", b"pod"))
-_SOA_FIXED = struct.Struct("!HHIH")
-_COUNTS = struct.Struct("!HHH")  # answer, authority, additional
-_QUESTION_POINTER = b"\xc0\x0c"  # the owner of every answer: the question name
 _ADDRESS_TYPE = {4: b"\x00\x01", 16: b"\x00\x1c"}  # packed length -> A or AAAA
 # Reply flags of a NOERROR answer by the query's RD and CD bits: QR, AA, RD and CD copied.
-_NOERROR_FLAGS = {rd | cd: bytes((0x84 | rd, cd)) for rd in (0, 0x01) for cd in (0, 0x10)}
+_NOERROR_FLAGS = {rd | cd: bytes((_AA_QR | rd, cd)) for rd in (0, RD_HIGH) for cd in (0, CD_LOW)}
 # Counts of a one-record answer: QD 1, AN 1, NS 0, AR 0, or 1 for our OPT.
 _ONE_ANSWER = {
     False: b"\x00\x01\x00\x01\x00\x00\x00\x00",
@@ -83,14 +90,14 @@ class FastPath:
         ttl = index.ttl.to_bytes(4, "big")
         # Answer section of a single-address owner, but for the address itself.
         self._address_rr = {
-            4: _QUESTION_POINTER + b"\x00\x01\x00\x01" + ttl + b"\x00\x04",
-            16: _QUESTION_POINTER + b"\x00\x1c\x00\x01" + ttl + b"\x00\x10",
+            4: QUESTION_POINTER + b"\x00\x01\x00\x01" + ttl + b"\x00\x04",
+            16: QUESTION_POINTER + b"\x00\x1c\x00\x01" + ttl + b"\x00\x10",
         }
-        self._pointer_rr = _QUESTION_POINTER + b"\x00\x0c\x00\x01" + ttl
+        self._pointer_rr = QUESTION_POINTER + b"\x00\x0c\x00\x01" + ttl
         self._interior = index.interior
         self._zone = index.zone_wire
         settings = state.settings
-        self._soa_ttl = min(settings.ttl, 300)
+        self._soa_ttl = min(settings.ttl, MAX_SOA_TTL)
         self._minimum = settings.ttl
         self._soa_serial = -1
         self._soa_by_offset: dict[int, bytes] = {}
@@ -101,7 +108,7 @@ class FastPath:
         if (
             size < HEADER_SIZE + 5
             or data[2] & _QR_OPCODE
-            or data[4:10] != _ONE_QUESTION_NO_ANSWERS
+            or data[_QD_AN_NS] != PLAIN_QUERY_COUNTS
             or not self.state.synced
         ):
             return None
@@ -111,17 +118,17 @@ class FastPath:
         question_end = end + 5
         if question_end > size or data[end + 3 : question_end] != _CLASS_IN:
             return None
-        additional = data[10:12]
+        additional = data[_AR]
         if additional == b"\x00\x00":
             if size != question_end:
                 return None
             limit = CLASSIC_UDP if udp else MAX_TCP
             opt = b""
         elif additional == b"\x00\x01":
-            payload = opt_payload(data, question_end, size)
-            if payload < 0:
+            udp_limit = edns_udp_limit(data, question_end, size)
+            if udp_limit < 0:
                 return None
-            limit = min(max(CLASSIC_UDP, payload), MAX_UDP) if udp else MAX_TCP
+            limit = udp_limit if udp else MAX_TCP
             opt = our_opt(data, question_end)
         else:
             return None
@@ -138,7 +145,7 @@ class FastPath:
                 return b"".join(
                     (
                         data[:2],
-                        _NOERROR_FLAGS[(data[2] & _RD) | (data[3] & _CD)],
+                        _NOERROR_FLAGS[(data[2] & RD_HIGH) | (data[3] & CD_LOW)],
                         _ONE_ANSWER[bool(opt)],
                         data[HEADER_SIZE:question_end],
                         self._address_rr[len(packed)],
@@ -171,8 +178,8 @@ class FastPath:
             blob = inflate(blob)
         position, blob_size = 0, len(blob)
         while position < blob_size:
-            rtype, ancount, arcount, anlen, arlen = TYPE_HEADER.unpack_from(blob, position)
-            start = position + 10
+            rtype, ancount, arcount, anlen, arlen = _unpack_type(blob, position)
+            start = position + TYPE_HEADER_SIZE
             if rtype in (qtype_number, _CNAME):
                 if rtype == _CNAME and (
                     self._cname_into_zone(blob, start + anlen)
@@ -205,14 +212,14 @@ class FastPath:
         anything the full path must see."""
         zone = self._zone
         # Non-ASCII labels: the full parser refuses some (FORMERR); let it judge them all.
-        if not name.endswith(zone) or len(name) > 255 or not name.isascii():
+        if not name.endswith(zone) or len(name) > MAX_NAME or not name.isascii():
             return -1
         relative_end = len(name) - len(zone)
         labels: list[int] = []  # start of each label before the zone
         position = 0
         while position < relative_end:
             length = name[position]
-            if length == 0 or length > 63:
+            if length == 0 or length > MAX_LABEL:
                 return -1
             labels.append(position)
             position += 1 + length
@@ -233,7 +240,7 @@ class FastPath:
         reply = b"".join(
             (
                 data[:2],
-                bytes((_AA_QR | (data[2] & _RD), (data[3] & _CD) | rcode)),
+                bytes((_AA_QR | (data[2] & RD_HIGH), (data[3] & CD_LOW) | rcode)),
                 b"\x00\x01\x00\x00\x00\x01",
                 b"\x00\x01" if opt else b"\x00\x00",
                 data[HEADER_SIZE:question_end],
@@ -259,10 +266,10 @@ class FastPath:
                     zone,
                     b"\x0ahostmaster",
                     zone,
-                    struct.pack("!IIIII", serial, 7200, 1800, 86400, self._minimum),
+                    timers(serial, self._minimum),
                 )
             )
-            fixed = _SOA_FIXED.pack(6, 1, self._soa_ttl, len(rdata))
+            fixed = RR_FIXED.pack(6, 1, self._soa_ttl, len(rdata))
             record = self._zone + fixed + rdata
             self._soa_by_offset[at] = record
         return record
@@ -283,9 +290,9 @@ def _positive(
     reply = b"".join(
         (
             data[:2],
-            bytes((_AA_QR | (data[2] & _RD), data[3] & _CD)),
+            bytes((_AA_QR | (data[2] & RD_HIGH), data[3] & CD_LOW)),
             b"\x00\x01",
-            _COUNTS.pack(ancount, 0, arcount + bool(opt)),
+            _pack_counts(ancount, 0, arcount + bool(opt)),
             data[HEADER_SIZE:question_end],
             body,
             opt,
@@ -296,39 +303,13 @@ def _positive(
     return reply
 
 
-def our_opt(data: bytes, start: int) -> bytes:
-    """The OPT our reply carries for the well-formed OPT at `start` of a query: DO copied."""
-    return OUR_OPT_DO if data[start + _DO_AT] & 0x80 else OUR_OPT
-
-
-def opt_payload(data: bytes, start: int, size: int) -> int:
-    """The UDP payload of a well-formed, version-0 OPT that ends the message; -1 otherwise
-    (any other OPT, even one with a bad option, is the full parser's to judge)."""
-    if (
-        size < start + 11
-        or data[start] != 0
-        or data[start + 1 : start + 3] != OPT_TYPE
-        or data[start + 6] != 0  # EDNS version: above 0 gets BADVERS from the full path
-        or int.from_bytes(data[start + 9 : start + 11], "big") != size - start - 11
-    ):
-        return -1
-    position = start + 11
-    while position < size:  # each option: code, length, data (RFC 6891 6.1.2)
-        if position + 4 > size:
-            return -1
-        position += 4 + int.from_bytes(data[position + 2 : position + 4], "big")
-    if position != size:
-        return -1
-    return int.from_bytes(data[start + 3 : start + 5], "big")
-
-
 def _truncate(reply: bytes, answer_end: int, limit: int, opt: bytes, arcount: int) -> bytes:
     """Cut at whole RRsets (RFC 2181 9): TC when the answer cannot fit (the question is kept,
     the answer dropped); additional RRsets that do not fit are left out without TC."""
     if answer_end + len(opt) > limit:
         header = bytearray(reply[:HEADER_SIZE])
-        header[2] |= _TC
-        header[6:12] = _COUNTS.pack(0, 0, bool(opt))
+        header[2] |= TC_HIGH
+        header[ANCOUNT_AT:HEADER_SIZE] = _pack_counts(0, 0, bool(opt))
         question_end = skip_name(reply, HEADER_SIZE) + 4
         return bytes(header) + reply[HEADER_SIZE:question_end] + opt
     kept, kept_count = answer_end, 0
@@ -337,26 +318,17 @@ def _truncate(reply: bytes, answer_end: int, limit: int, opt: bytes, arcount: in
             break
         kept, kept_count = end, count
     header = bytearray(reply[:HEADER_SIZE])
-    header[10:12] = (kept_count + bool(opt)).to_bytes(2, "big")
+    header[ARCOUNT_AT:HEADER_SIZE] = (kept_count + bool(opt)).to_bytes(2, "big")
     return bytes(header) + reply[HEADER_SIZE:kept] + opt
-
-
-def skip_name(message: bytes, position: int) -> int:
-    while True:
-        length = message[position]
-        if length & 0xC0:
-            return position + 2
-        if length == 0:
-            return position + 1
-        position += 1 + length
 
 
 def _rr_end(message: bytes, position: int) -> tuple[int, bytes]:
     """Where the record at `position` ends, and its owner and type (the RRset identity)."""
     owner_end = skip_name(message, position)
     identity = message[position : owner_end + 2]
-    length = int.from_bytes(message[owner_end + 8 : owner_end + 10], "big")
-    return owner_end + 10 + length, identity
+    rdlength_at = owner_end + RDLENGTH_AT
+    length = int.from_bytes(message[rdlength_at : rdlength_at + 2], "big")
+    return owner_end + RR_FIXED_SIZE + length, identity
 
 
 def _rrset_ends(reply: bytes, start: int, arcount: int) -> list[tuple[int, int]]:

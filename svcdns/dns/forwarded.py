@@ -10,35 +10,41 @@ valid. A reply that does not fit the client's size is cut to the question with T
 
 from __future__ import annotations
 
-import struct
+from svcdns.wire.header import (
+    ANCOUNT_AT,
+    ARCOUNT_AT,
+    CD,
+    COUNTS,
+    FLAGS_AT,
+    HEADER_SIZE,
+    OPCODE_HIGH,
+    PLAIN_QUERY_COUNTS,
+    QDCOUNT_AT,
+    QR,
+    QR_HIGH,
+    RA,
+    RCODE_MASK,
+    RD,
+    RR_COUNTS,
+    TC,
+)
+from svcdns.wire.limits import CLASSIC_UDP, MAX_TCP
+from svcdns.wire.names import name_end, skip_name
+from svcdns.wire.opt import OPT_TYPE, edns_udp_limit, our_opt
+from svcdns.wire.record import RDLENGTH_AT, RR_FIXED_SIZE
 
-from svcdns.dns.fastpath import opt_payload, our_opt, skip_name
-
-HEADER_SIZE = 12
-OPT_TYPE = 41
-_COUNTS = struct.Struct("!HHHH")
-_QR_RA = 0x8080
-_RD = 0x0100
-_CD = 0x0010
-_TC = 0x0200
-
-
-def question_end(data: bytes) -> int:
-    """Where the question of a parsed query ends; -1 when its name uses compression."""
-    position = HEADER_SIZE
-    while True:
-        length = data[position]
-        if length & 0xC0:
-            return -1
-        position += 1 + length
-        if length == 0:
-            return position + 4
+_QR_RA = QR | RA
+_RD_CD = RD | CD  # copied from the query
+_QR_OPCODE = QR_HIGH | OPCODE_HIGH  # in the flags' first octet: a response, or not QUERY
+# Bound here: Python 3.11 calls a method of a name imported with `from` as a module
+# attribute (an unspecialised LOAD_ATTR); a cached answer is served per query.
+_pack_counts = COUNTS.pack
 
 
 def client_reply(upstream: bytes, query: bytes, end: int, *, opt: bytes, limit: int) -> bytes:
-    """`upstream`'s answer to the question `query[12:end]`, as the client gets it."""
-    flags = int.from_bytes(upstream[2:4], "big")
-    ancount, nscount, arcount = struct.unpack_from("!HHH", upstream, 6)
+    """`upstream`'s answer to the question `query[HEADER_SIZE:end]`, as the client gets it."""
+    flags = int.from_bytes(upstream[FLAGS_AT:QDCOUNT_AT], "big")
+    ancount, nscount, arcount = RR_COUNTS.unpack_from(upstream, ANCOUNT_AT)
     position = end  # the upstream's question has the client's length
     kept = bytearray()
     additional = 0
@@ -47,8 +53,9 @@ def client_reply(upstream: bytes, query: bytes, end: int, *, opt: bytes, limit: 
         start = position
         owner_end = skip_name(upstream, position)
         rtype = int.from_bytes(upstream[owner_end : owner_end + 2], "big")
-        rdlength = int.from_bytes(upstream[owner_end + 8 : owner_end + 10], "big")
-        position = owner_end + 10 + rdlength
+        rdlength_at = owner_end + RDLENGTH_AT
+        rdlength = int.from_bytes(upstream[rdlength_at : rdlength_at + 2], "big")
+        position = owner_end + RR_FIXED_SIZE + rdlength
         if position > len(upstream):
             raise ValueError("truncated record")
         if index == ancount + nscount:
@@ -58,26 +65,26 @@ def client_reply(upstream: bytes, query: bytes, end: int, *, opt: bytes, limit: 
                 continue  # hop by hop: the client gets ours, if it sent one
             additional += 1
         kept += upstream[start:position]
-    query_flags = int.from_bytes(query[2:4], "big")
-    reply_flags = _QR_RA | (query_flags & (_RD | _CD)) | (flags & _TC) | (flags & 0xF)
+    query_flags = int.from_bytes(query[FLAGS_AT:QDCOUNT_AT], "big")
+    reply_flags = _QR_RA | (query_flags & _RD_CD) | (flags & TC) | (flags & RCODE_MASK)
     if sections_end < 0:
         sections_end = len(kept)
     head = query[:2] + reply_flags.to_bytes(2, "big")
     question = query[HEADER_SIZE:end]
     reply = b"".join(
-        (head, _COUNTS.pack(1, ancount, nscount, additional + bool(opt)), question, kept, opt)
+        (head, _pack_counts(1, ancount, nscount, additional + bool(opt)), question, kept, opt)
     )
     if len(reply) <= limit:
         return reply
     # Too big for the client: as for our own answers, the additional section may go
     # without TC (RFC 2181 9); if that is not enough, the question alone with TC.
     without = b"".join(
-        (head, _COUNTS.pack(1, ancount, nscount, bool(opt)), question, kept[:sections_end], opt)
+        (head, _pack_counts(1, ancount, nscount, bool(opt)), question, kept[:sections_end], opt)
     )
     if len(without) <= limit:
         return without
-    truncated = (reply_flags | _TC).to_bytes(2, "big")
-    return query[:2] + truncated + _COUNTS.pack(1, 0, 0, bool(opt)) + question + opt
+    truncated = (reply_flags | TC).to_bytes(2, "big")
+    return query[:2] + truncated + _pack_counts(1, 0, 0, bool(opt)) + question + opt
 
 
 def reply_from_cache(
@@ -91,13 +98,13 @@ def reply_from_cache(
     limit: int,
 ) -> bytes:
     """A cached upstream answer (records after the question, no OPT) for this client."""
-    flags = _QR_RA | (int.from_bytes(query[2:4], "big") & (_RD | _CD)) | rcode
+    flags = _QR_RA | (int.from_bytes(query[FLAGS_AT:QDCOUNT_AT], "big") & _RD_CD) | rcode
     answer, authority, additional = counts
     reply = b"".join(
         (
             query[:2],
             flags.to_bytes(2, "big"),
-            _COUNTS.pack(1, answer, authority, additional + bool(opt)),
+            _pack_counts(1, answer, authority, additional + bool(opt)),
             query[HEADER_SIZE:end],
             body,
             opt,
@@ -105,26 +112,23 @@ def reply_from_cache(
     )
     if len(reply) <= limit:
         return reply
-    counts_tc = _COUNTS.pack(1, 0, 0, bool(opt))
-    return query[:2] + (flags | _TC).to_bytes(2, "big") + counts_tc + query[HEADER_SIZE:end] + opt
+    counts_tc = _pack_counts(1, 0, 0, bool(opt))
+    return query[:2] + (flags | TC).to_bytes(2, "big") + counts_tc + query[HEADER_SIZE:end] + opt
 
 
 def plain_question(data: bytes, *, udp: bool) -> tuple[int, bytes, int] | None:
     """(question end, our OPT for the reply or b"", size limit) of a plain IN query with at
     most a good OPT (what the fast path accepts), or None: then the full parser decides."""
     size = len(data)
-    if size < HEADER_SIZE + 5 or data[2] & 0xF8 or data[4:10] != b"\x00\x01\x00\x00\x00\x00":
+    if (
+        size < HEADER_SIZE + 5
+        or data[2] & _QR_OPCODE
+        or data[QDCOUNT_AT:ARCOUNT_AT] != PLAIN_QUERY_COUNTS
+    ):
         return None
-    position = HEADER_SIZE
-    while True:
-        length = data[position]
-        if length & 0xC0 or position - HEADER_SIZE > 255:
-            return None
-        position += 1 + length
-        if position >= size:
-            return None
-        if length == 0:
-            break
+    position = name_end(data, HEADER_SIZE)
+    if position < 0:
+        return None
     end = position + 4
     if end > size or data[end - 2 : end] != b"\x00\x01":
         return None
@@ -132,20 +136,20 @@ def plain_question(data: bytes, *, udp: bool) -> tuple[int, bytes, int] | None:
     # they are for the fast path: what is answered here, the full parser accepts.
     if not data[HEADER_SIZE:position].isascii():
         return None
-    if data[10:12] == b"\x00\x00":
-        return (end, b"", 512 if udp else 65535) if size == end else None
-    if data[10:12] != b"\x00\x01":
+    if data[ARCOUNT_AT:HEADER_SIZE] == b"\x00\x00":
+        return (end, b"", CLASSIC_UDP if udp else MAX_TCP) if size == end else None
+    if data[ARCOUNT_AT:HEADER_SIZE] != b"\x00\x01":
         return None
-    payload = opt_payload(data, end, size)
-    if payload < 0:
+    limit = edns_udp_limit(data, end, size)
+    if limit < 0:
         return None
-    return end, our_opt(data, end), (min(max(512, payload), 65507) if udp else 65535)
+    return end, our_opt(data, end), (limit if udp else MAX_TCP)
 
 
 def error_reply(query: bytes, end: int, rcode: int, *, opt: bytes, recursion: bool) -> bytes:
     """SERVFAIL or REFUSED with the client's question (and our OPT), not authoritative."""
-    flags = 0x8000 | (int.from_bytes(query[2:4], "big") & (_RD | _CD)) | rcode
+    flags = QR | (int.from_bytes(query[FLAGS_AT:QDCOUNT_AT], "big") & _RD_CD) | rcode
     if recursion:
-        flags |= 0x0080
-    counts = _COUNTS.pack(1, 0, 0, bool(opt))
+        flags |= RA
+    counts = _pack_counts(1, 0, 0, bool(opt))
     return query[:2] + flags.to_bytes(2, "big") + counts + query[HEADER_SIZE:end] + opt

@@ -18,7 +18,6 @@ from svcdns.core.state import ClusterState
 from svcdns.core.wire import name_wire
 from svcdns.dns.codec import (
     CLASS_IN,
-    MAX_TCP_MESSAGE,
     Query,
     WireError,
     encode_reply,
@@ -26,9 +25,11 @@ from svcdns.dns.codec import (
     parse_query,
     read_header,
 )
-from svcdns.dns.fastpath import OUR_OPT, OUR_OPT_DO, FastPath
-from svcdns.dns.forwarded import question_end
+from svcdns.dns.fastpath import FastPath
 from svcdns.dns.rotation import Rotation
+from svcdns.wire.limits import MAX_TCP
+from svcdns.wire.names import question_end
+from svcdns.wire.opt import reply_opt
 
 log = logging.getLogger("svcdns.handler")
 FAILURE_REPORT_INTERVAL = 10  # seconds between log lines about failures a client can cause
@@ -66,20 +67,10 @@ _ZONE_TRANSFERS = (RRType.AXFR, RRType.IXFR)
 def _opt_of(query: Query) -> bytes:
     if query.edns is None:
         return b""
-    return OUR_OPT_DO if query.edns.do else OUR_OPT
+    return reply_opt(query.edns.do)
 
 
 _REFUSED = Answer(Rcode.REFUSED, authoritative=False)
-
-
-def is_badvers(reply: bytes) -> bool:
-    """Rcode 16 (BADVERS) has its high bits in the OPT, which the full path puts last."""
-    return (
-        reply[3] & 0xF == 0
-        and len(reply) >= 23
-        and reply[-11:-8] == b"\x00\x00\x29"
-        and reply[-6] == 1
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,7 +141,7 @@ class Handler:
                 end = question_end(data)
                 if end < 0:  # a compressed question: nothing to forward it as
                     return encode_reply(query, _REFUSED, udp=udp)
-                limit = query.udp_limit() if udp else MAX_TCP_MESSAGE
+                limit = query.udp_limit() if udp else MAX_TCP
                 return Outside(query.name, end, opt=_opt_of(query), limit=limit)
             chase = self._external_target(query, result, data, udp=udp)
             if chase is not None:
@@ -184,7 +175,7 @@ class Handler:
             return None
         if end < 0:
             return None
-        limit = query.udp_limit() if udp else MAX_TCP_MESSAGE
+        limit = query.udp_limit() if udp else MAX_TCP
         return Outside(target, end, _opt_of(query), limit, result.answer, question, query)
 
     def resolve(self, query: Query) -> Answer | None:

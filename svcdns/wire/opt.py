@@ -10,7 +10,7 @@ functions of bytes; imports only `wire.header` and `wire.limits`.
 from __future__ import annotations
 
 from svcdns.wire.header import HEADER_SIZE, RCODE_MASK
-from svcdns.wire.limits import CLASSIC_UDP, MAX_UDP, OUR_PAYLOAD
+from svcdns.wire.limits import OUR_PAYLOAD
 
 OPT_TYPE = 41
 OPT_TYPE_WIRE = OPT_TYPE.to_bytes(2, "big")
@@ -54,27 +54,27 @@ def reply_opt(do: bool) -> bytes:
 def edns_udp_limit(query: bytes, start: int, size: int) -> int:
     """The largest UDP reply the client takes (`limits.udp_limit` of its payload) by the
     well-formed, version-0 OPT at `start` that ends the `size` bytes of `query`; -1 for any
-    other OPT (even one with a bad option is the full parser's to judge)."""
+    other OPT (even one with a bad option is the full parser's to judge).
+
+    This runs for every EDNS query of the fast path, so the layout above is written out in
+    numbers (a name would cost a lookup each): OPT_SIZE 11, PAYLOAD_AT 3, VERSION_AT 6,
+    OPTIONS_LENGTH_AT 9, and `udp_limit`'s 512 and 65507. tests/wire holds them equal."""
     if (
-        size < start + OPT_SIZE
+        size < start + 11
         or query[start] != 0
-        or query[start + 1 : start + 3] != OPT_TYPE_WIRE
-        or query[start + VERSION_AT] != 0  # above 0 gets BADVERS from the full path
-        or int.from_bytes(query[start + OPTIONS_LENGTH_AT : start + OPT_SIZE], "big")
-        != size - start - OPT_SIZE
+        or query[start + 1 : start + 3] != b"\x00\x29"  # OPT_TYPE_WIRE
+        or query[start + 6] != 0  # the version: above 0 gets BADVERS from the full path
+        or int.from_bytes(query[start + 9 : start + 11], "big") != size - start - 11
     ):
         return -1
-    position = start + OPT_SIZE
+    position = start + 11
     while position < size:  # each option: code, length, data (RFC 6891 6.1.2)
         if position + 4 > size:
             return -1
         position += 4 + int.from_bytes(query[position + 2 : position + 4], "big")
     if position != size:
         return -1
-    payload = int.from_bytes(query[start + PAYLOAD_AT : start + EXTENDED_RCODE_AT], "big")
-    # `limits.udp_limit(payload)`, written out: this runs for every EDNS query of the fast
-    # path, where a call costs. tests/wire/test_limits.py holds the two equal.
-    return min(max(CLASSIC_UDP, payload), MAX_UDP)
+    return min(max(512, int.from_bytes(query[start + 3 : start + 5], "big")), 65507)
 
 
 def is_badvers(reply: bytes) -> bool:

@@ -11,8 +11,15 @@ import pytest
 from svcdns.wire.header import HEADER_SIZE
 from svcdns.wire.names import question_end
 from svcdns.wire.opt import (
+    DO_AT,
+    DO_HIGH,
+    OPT_SIZE,
+    OPT_TYPE_WIRE,
+    OPTIONS_LENGTH_AT,
     OUR_OPT,
     OUR_OPT_DO,
+    PAYLOAD_AT,
+    VERSION_AT,
     edns_udp_limit,
     is_badvers,
     opt_record,
@@ -35,6 +42,18 @@ def test_our_opt_is_the_golden_bytes() -> None:
     assert OUR_OPT == wire(GOLDEN) == opt_record(1232)
     assert OUR_OPT_DO == wire(GOLDEN_DO) == opt_record(1232, do=True)
     assert opt_record(4096) == wire("00 0029 1000 00 00 0000 0000")
+
+
+def test_the_layout_is_where_dnspython_writes_it() -> None:
+    """`edns_udp_limit` spells these offsets as numbers: they must be these."""
+    assert (OPT_SIZE, PAYLOAD_AT, VERSION_AT, OPTIONS_LENGTH_AT) == (11, 3, 6, 9)
+    assert OPT_TYPE_WIRE == b"\x00\x29"
+    data = dns.message.make_query("a.b", "A", use_edns=0, payload=4096, want_dnssec=True).to_wire()
+    opt = data[question_end(data) :]
+    assert len(opt) == OPT_SIZE and opt[1:3] == OPT_TYPE_WIRE
+    assert int.from_bytes(opt[PAYLOAD_AT : PAYLOAD_AT + 2], "big") == 4096
+    assert opt[VERSION_AT] == 0 and opt[DO_AT] & DO_HIGH
+    assert opt[OPTIONS_LENGTH_AT:] == b"\x00\x00"
 
 
 @pytest.mark.parametrize("dnssec", [True, False], ids=["do", "no-do"])
