@@ -18,7 +18,7 @@ Invariants:
   pointer to an earlier name (what every upstream writes) is served rotated by one record
   each time (CoreDNS `loadbalance` does this to cached answers too); nothing can point
   into such a run, so moving its records keeps the message valid.
-Imports no other part of svcdns.
+Imports no other part of svcdns but `wire`.
 """
 
 from __future__ import annotations
@@ -27,13 +27,24 @@ import struct
 from collections import OrderedDict
 from dataclasses import dataclass
 
-HEADER_SIZE = 12
+from svcdns.wire.header import (
+    ANCOUNT_AT,
+    FLAGS_AT,
+    HEADER_SIZE,
+    QDCOUNT_AT,
+    RCODE_MASK,
+    RR_COUNTS,
+    TC,
+)
+from svcdns.wire.names import MAX_POINTER, POINTER_BITS, skip_name
+from svcdns.wire.opt import OPT_TYPE
+from svcdns.wire.record import RR_FIXED, RR_FIXED_SIZE, TTL_AT
+
 MAX_BYTES = 32 * 1024 * 1024  # the default byte bound: a TCP answer can be 64 KB
 ENTRY_OVERHEAD = 400  # bytes an entry costs beyond its key and records (tracemalloc)
 ROTATION_OVERHEAD = 200  # and one with a rotatable RRset: its runs and served count
-OPT, SOA = 41, 6
+SOA = 6
 NOERROR, NXDOMAIN = 0, 3
-_TC = 0x0200
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,17 +66,6 @@ def question_key(question: bytes) -> bytes:
     return question[:-4].lower() + question[-4:]
 
 
-def _skip_name(message: bytes, position: int) -> int:
-    # The same walk as dns.fastpath.skip_name: net may not import dns (STYLE.md layers).
-    while True:
-        length = message[position]
-        if length & 0xC0:
-            return position + 2
-        if length == 0:
-            return position + 1
-        position += 1 + length
-
-
 def parse_entry(
     reply: bytes,
     question_length: int,
@@ -76,11 +76,11 @@ def parse_entry(
     rotate: bool = True,
 ) -> Entry | None:
     """What of `reply` may be cached, and for how long; None when nothing."""
-    flags = int.from_bytes(reply[2:4], "big")
-    rcode = flags & 0xF
-    if flags & _TC or rcode not in (NOERROR, NXDOMAIN):
+    flags = int.from_bytes(reply[FLAGS_AT:QDCOUNT_AT], "big")
+    rcode = flags & RCODE_MASK
+    if flags & TC or rcode not in (NOERROR, NXDOMAIN):
         return None
-    ancount, nscount, arcount = struct.unpack_from("!HHH", reply, 6)
+    ancount, nscount, arcount = RR_COUNTS.unpack_from(reply, ANCOUNT_AT)
     position = HEADER_SIZE + question_length
     body = bytearray()
     offsets: list[int] = []
@@ -90,21 +90,21 @@ def parse_entry(
     runs = _Runs()
     for index in range(ancount + nscount + arcount):
         start = position
-        owner_end = _skip_name(reply, position)
-        rtype, _, ttl, rdlength = struct.unpack_from("!HHIH", reply, owner_end)
-        position = owner_end + 10 + rdlength
+        owner_end = skip_name(reply, position)
+        rtype, _, ttl, rdlength = RR_FIXED.unpack_from(reply, owner_end)
+        position = owner_end + RR_FIXED_SIZE + rdlength
         if position > len(reply):
             return None
         if index < ancount:
             runs.add(reply, start, owner_end, position, len(body))
         if index >= ancount + nscount:
-            if rtype == OPT:
+            if rtype == OPT_TYPE:
                 continue
             counts[2] += 1
         if rtype == SOA and ancount <= index < ancount + nscount:
             minimum = int.from_bytes(reply[position - 4 : position], "big")
             soa_life = min(ttl, minimum)
-        offsets.append(len(body) + (owner_end - start) + 4)
+        offsets.append(len(body) + (owner_end - start) + TTL_AT)
         ttls.append(ttl)
         body += reply[start:position]
     if rcode == NOERROR and ancount:
@@ -143,15 +143,15 @@ class _Runs:
 
     def add(self, reply: bytes, start: int, owner_end: int, end: int, at: int) -> None:
         fixed = reply[owner_end : owner_end + 4]  # type and class
-        pointer = owner_end - start == 2 and reply[start] & 0xC0 == 0xC0
-        address = fixed[:2] in (_A, _AAAA) and end - owner_end - 10 == _SIZES[fixed[:2]]
+        pointer = owner_end - start == 2 and reply[start] & POINTER_BITS == POINTER_BITS
+        address = fixed[:2] in (_A, _AAAA) and end - owner_end - RR_FIXED_SIZE == _SIZES[fixed[:2]]
         key = reply[start:owner_end] + fixed if pointer and address else b""
         if key and key == self._key:
             self._count += 1
             return
         self._close()
         # Only a pointer to a name before this record: nothing can point into the run.
-        backwards = pointer and int.from_bytes(reply[start:owner_end], "big") & 0x3FFF < start
+        backwards = pointer and int.from_bytes(reply[start:owner_end], "big") & MAX_POINTER < start
         if key and backwards:
             self._key, self._start, self._size, self._count = key, at, end - start, 1
 

@@ -1,12 +1,12 @@
 """Forwarding: one question to the upstream servers, the first valid reply back.
 
-Bytes only; imports no other part of svcdns. Every try gets a fresh random ID and a fresh
-socket (so a fresh random source port), and a reply counts only when its ID, question name
-(any letter case), type and class match what was asked (RFC 5452): anything else is
-ignored and the wait goes on. UDP first, TCP when the reply is truncated (or always, with
-`force_tcp`). Each try has its own timeout; then the next upstream. Upstreams that failed
-are tried after the healthy ones until they answer again. A cap on questions in flight
-turns the excess away at once instead of queueing it.
+Bytes only; imports no other part of svcdns but `wire`. Every try gets a fresh random ID
+and a fresh socket (so a fresh random source port), and a reply counts only when its ID,
+question name (any letter case), type and class match what was asked (RFC 5452): anything
+else is ignored and the wait goes on. UDP first, TCP when the reply is truncated (or
+always, with `force_tcp`). Each try has its own timeout; then the next upstream. Upstreams
+that failed are tried after the healthy ones until they answer again. A cap on questions
+in flight turns the excess away at once instead of queueing it.
 """
 
 from __future__ import annotations
@@ -16,21 +16,26 @@ import contextlib
 import logging
 import secrets
 import socket
-import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from svcdns.wire.header import (
+    FLAGS_AT,
+    HEADER,
+    HEADER_SIZE,
+    QDCOUNT_AT,
+    QR,
+    RCODE_MASK,
+    RCODE_NAMES,
+    RD,
+    TC,
+)
+from svcdns.wire.opt import OUR_OPT
+
 log = logging.getLogger("svcdns.forward")
 
-HEADER = struct.Struct("!HHHHHH")
-RD = 0x0100
-TC = 0x0200
-QR = 0x8000
-OUR_PAYLOAD = 1232  # the EDNS payload we offer upstream (DNS flag day 2020)
-MAX_MESSAGE = 65535
 DEFAULT_PORT = 53
-RCODE_NAMES = {0: "NOERROR", 1: "FORMERR", 2: "SERVFAIL", 3: "NXDOMAIN", 4: "NOTIMP", 5: "REFUSED"}
 HEALTH_INTERVAL = 1.0  # seconds between checks of an upstream that stopped answering
 ROOT_NS = b"\x00\x00\x02\x00\x01"  # `. NS`, what CoreDNS asks a failing upstream
 
@@ -65,19 +70,19 @@ class Overloaded(Exception):
 
 
 def query_message(question: bytes, ident: int) -> bytes:
-    """A recursive query for `question` (name, type, class as on the wire) with our OPT."""
-    opt = b"\x00\x00\x29" + OUR_PAYLOAD.to_bytes(2, "big") + b"\x00\x00\x00\x00\x00\x00"
-    return HEADER.pack(ident, RD, 1, 0, 0, 1) + question + opt
+    """A recursive query for `question` (name, type, class as on the wire) with our OPT, DO
+    clear."""
+    return HEADER.pack(ident, RD, 1, 0, 0, 1) + question + OUR_OPT
 
 
 def matches(reply: bytes, ident: int, question: bytes) -> bool:
     """RFC 5452: our ID, a response, and the question we asked (name in any letter case)."""
-    if len(reply) < HEADER.size + len(question):
+    if len(reply) < HEADER_SIZE + len(question):
         return False
-    got_id, flags, qdcount = struct.unpack_from("!HHH", reply)
+    got_id, flags, qdcount, _, _, _ = HEADER.unpack_from(reply)
     if got_id != ident or not flags & QR or qdcount != 1:
         return False
-    echoed = reply[HEADER.size : HEADER.size + len(question)]
+    echoed = reply[HEADER_SIZE : HEADER_SIZE + len(question)]
     return echoed[:-4].lower() == question[:-4].lower() and echoed[-4:] == question[-4:]
 
 
@@ -145,7 +150,9 @@ class Forwarder:
         reply = await self._exchange(upstream, question)
         self.observe(str(upstream), time.monotonic() - started)
         outcome = (
-            "timeout" if reply is None else RCODE_NAMES.get(reply[3] & 0xF, str(reply[3] & 0xF))
+            "timeout"
+            if reply is None
+            else RCODE_NAMES.get(reply[3] & RCODE_MASK, str(reply[3] & RCODE_MASK))
         )
         key = (str(upstream), outcome)
         self.replies[key] = self.replies.get(key, 0) + 1
@@ -155,7 +162,7 @@ class Forwarder:
         try:
             if not self.force_tcp:
                 reply = await asyncio.wait_for(self._udp(upstream, question), self.timeout)
-                if not int.from_bytes(reply[2:4], "big") & TC:
+                if not int.from_bytes(reply[FLAGS_AT:QDCOUNT_AT], "big") & TC:
                     return reply
             return await asyncio.wait_for(self._tcp(upstream, question), self.timeout)
         except (OSError, TimeoutError, asyncio.IncompleteReadError):
