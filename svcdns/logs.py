@@ -1,7 +1,7 @@
 """Log lines: text (the default) or JSON, one object a line, and the per-query line.
 
 Every line that quotes input is bounded (`MAX_FIELD`), so no client or manifest can make
-one line large. Imports the stdlib only.
+one line large. Imports the stdlib and `wire` only.
 """
 
 from __future__ import annotations
@@ -12,6 +12,9 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
+
+from svcdns.wire.header import AA_HIGH, HEADER_SIZE, RCODE_MASK, RCODE_NAMES
+from svcdns.wire.names import labels
 
 MAX_FIELD = 300  # characters of a message or field kept in a line
 
@@ -56,26 +59,17 @@ def configure(log_format: str, worker: int | None) -> None:
 query_log = logging.getLogger("svcdns.query")
 _TYPES = {1: "A", 2: "NS", 5: "CNAME", 6: "SOA", 12: "PTR", 15: "MX", 16: "TXT", 28: "AAAA"}
 _TYPES |= {33: "SRV", 41: "OPT", 65: "HTTPS", 251: "IXFR", 252: "AXFR", 255: "ANY"}
-_RCODES = {0: "NOERROR", 1: "FORMERR", 2: "SERVFAIL", 3: "NXDOMAIN", 4: "NOTIMP", 5: "REFUSED"}
 
 
 def _question(data: bytes) -> tuple[str, str]:
     """The question's name and type as text, bounded; ("?", "?") when unreadable."""
-    labels: list[str] = []
-    position, size = 12, 0
     try:
-        while data[position] and size < MAX_FIELD:
-            length = data[position]
-            if length & 0xC0:
-                return "?", "?"
-            label = data[position + 1 : position + 1 + length]
-            labels.append(label.decode("ascii", "backslashreplace"))
-            size += length + 1
-            position += 1 + length
-        qtype = int.from_bytes(data[position + 1 : position + 3], "big")
-    except IndexError:
+        found, position = labels(data, HEADER_SIZE, budget=MAX_FIELD)
+    except (IndexError, ValueError):  # cut short, or compressed
         return "?", "?"
-    return (".".join(labels) or ".")[:MAX_FIELD], _TYPES.get(qtype, str(qtype))
+    name = ".".join(label.decode("ascii", "backslashreplace") for label in found)
+    qtype = int.from_bytes(data[position + 1 : position + 3], "big")
+    return (name or ".")[:MAX_FIELD], _TYPES.get(qtype, str(qtype))
 
 
 def log_query(
@@ -87,7 +81,8 @@ def log_query(
         reply = reply[0] if reply else None
     name, qtype = _question(data)
     host = client[0] if isinstance(client, tuple) else client
-    rcode = "dropped" if reply is None else _RCODES.get(reply[3] & 0xF, str(reply[3] & 0xF))
+    low = None if reply is None else reply[3] & RCODE_MASK
+    rcode = "dropped" if low is None else RCODE_NAMES.get(low, str(low))
     fields = {
         "client": str(host)[:64],
         "name": name,
@@ -113,7 +108,7 @@ def source_of(reply: bytes | list[bytes] | None, *, awaited: bool) -> str:
         return "zone"
     if reply is None:
         return "none"
-    if reply[2] & 0x04:
+    if reply[2] & AA_HIGH:
         return "zone"  # authoritative: the cluster's own answer
     return "upstream" if awaited else "cache"
 

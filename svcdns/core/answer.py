@@ -15,6 +15,7 @@ from svcdns.core.names import undashed, under
 from svcdns.core.rr import Rcode, Record, RRType, SOAData, SRVData
 from svcdns.core.state import ClusterState
 from svcdns.core.zonedata import PodMode, address_type
+from svcdns.wire.soa import EXPIRE, MAX_SOA_TTL, REFRESH, RETRY
 
 REVERSE_ZONES = ("in-addr.arpa", "ip6.arpa")
 DNS_VERSION_TTL = 28800  # spec 2.2: the schema version record
@@ -38,12 +39,12 @@ def soa(state: ClusterState, owner: str) -> Record:
         mname=f"ns.dns.{zone}",
         rname=f"hostmaster.{zone}",
         serial=state.serial,
-        refresh=7200,
-        retry=1800,
-        expire=86400,
+        refresh=REFRESH,
+        retry=RETRY,
+        expire=EXPIRE,
         minimum=ttl,
     )
-    return Record(owner, RRType.SOA, min(ttl, 300), data)
+    return Record(owner, RRType.SOA, min(ttl, MAX_SOA_TTL), data)
 
 
 def answer(state: ClusterState, qname: str, qtype: int) -> Answer | None:

@@ -6,10 +6,7 @@ with a pointer to the question (offset 12), so a reply is the header, the client
 question bytes, then these bytes unchanged: the owners echo the client's letter case. Names
 in rdata are never compressed toward the question (they keep our case); SRV targets are not
 compressed at all (RFC 2782), and the additional addresses point at them. Pure; imports only
-the core.
-
-Blob layout, repeated per type: type, answer count, additional count, answer length,
-additional length (5 x u16), then the answer bytes and the additional bytes.
+the core and `wire`, whose `wire.blob` lays the bytes out (and deflates big blobs).
 """
 
 from __future__ import annotations
@@ -18,22 +15,31 @@ import functools
 import ipaddress
 import socket
 import struct
-import zlib
 from collections.abc import Iterator, Mapping, Sequence
 
 from svcdns.core.rr import Record, RRType, SRVData
+from svcdns.wire.blob import DEFLATE_ABOVE as DEFLATE_ABOVE
+from svcdns.wire.blob import DEFLATED as DEFLATED
+from svcdns.wire.blob import TYPE_HEADER, blob_types
+from svcdns.wire.blob import deflate as deflate
+from svcdns.wire.blob import inflate as inflate
+from svcdns.wire.header import HEADER_SIZE
+from svcdns.wire.names import (
+    MAX_LABEL,
+    MAX_NAME,
+    MAX_POINTER,
+    POINTER,
+    QUESTION_POINTER,
+    labels,
+    read_name,
+)
+from svcdns.wire.record import RR_FIXED, RR_FIXED_SIZE
 
-QUESTION_OFFSET = 12  # the question's name starts right after the header
-POINTER = 0xC000
-MAX_POINTER = 0x3FFF
-TYPE_HEADER = struct.Struct("!HHHHH")
-_RR_FIXED = struct.Struct("!HHIH")  # type, class, TTL, rdata length
+# DEFLATE_ABOVE, DEFLATED, deflate and inflate are imported as themselves: how a blob is
+# stored is `wire.blob`'s, and the index and its tests reach it through this module.
 CLASS_IN = 1
-_QUESTION_POINTER = (POINTER | QUESTION_OFFSET).to_bytes(2, "big")
-
-
-MAX_LABEL = 63  # octets (RFC 1035 2.3.4)
-MAX_NAME = 255  # octets of a name in wire form, root label included
+# Where a blob record's rdata starts: after its owner (a pointer) and its fixed fields.
+_RDATA_AT = len(QUESTION_POINTER) + RR_FIXED_SIZE
 
 
 class UnencodableName(ValueError):
@@ -75,13 +81,8 @@ _LENGTHS = [bytes((n,)) for n in range(64)]
 
 def name_text(wire: bytes) -> str:
     """Uncompressed wire labels -> text without the trailing dot (dots in a label escaped)."""
-    labels = []
-    position = 0
-    while wire[position]:
-        length = wire[position]
-        labels.append(wire[position + 1 : position + 1 + length].replace(b".", b"\\."))
-        position += 1 + length
-    return b".".join(labels).decode("latin-1")
+    found, _ = labels(wire, 0)
+    return b".".join(label.replace(b".", b"\\.") for label in found).decode("latin-1")
 
 
 def suffixes(wire: bytes) -> Iterator[tuple[int, bytes]]:
@@ -164,17 +165,17 @@ def encode_blob(
         single = _single_record(rrsets[0][0], wires)
         if single is not None:
             return single
-    body_start = QUESTION_OFFSET + len(_wire_of(owner, wires)) + 4  # after the question
+    body_start = HEADER_SIZE + len(_wire_of(owner, wires)) + 4  # after the question
     out = bytearray()
     for rrset in rrsets:
         answer = bytearray()
         names = _NameWriter()
         targets: dict[str, int] = {}  # target name -> where it starts in the message
         for record in rrset:
-            rdata = _rdata(record, names, body_start + len(answer) + 12, wires)
+            rdata = _rdata(record, names, body_start + len(answer) + _RDATA_AT, wires)
             if isinstance(record.data, SRVData) and record.data.target not in targets:
-                targets[record.data.target] = body_start + len(answer) + 12 + 6
-            answer += _QUESTION_POINTER + _RR_FIXED.pack(
+                targets[record.data.target] = body_start + len(answer) + _RDATA_AT + 6
+            answer += QUESTION_POINTER + RR_FIXED.pack(
                 record.rtype, CLASS_IN, record.ttl, len(rdata)
             )
             answer += rdata
@@ -188,7 +189,7 @@ def encode_blob(
             for extra in addresses.get(target, ()):
                 rdata = address_bytes(str(extra.data))
                 additional += owner_bytes
-                additional += _RR_FIXED.pack(extra.rtype, CLASS_IN, extra.ttl, len(rdata)) + rdata
+                additional += RR_FIXED.pack(extra.rtype, CLASS_IN, extra.ttl, len(rdata)) + rdata
                 count += 1
         out += TYPE_HEADER.pack(rrset[0].rtype, len(rrset), count, len(answer), len(additional))
         out += answer + additional
@@ -205,44 +206,15 @@ def _single_record(record: Record, wires: dict[str, bytes]) -> bytes | None:
         rdata = _wire_of(str(record.data), wires)
     else:
         return None
-    size = 12 + len(rdata)
+    size = _RDATA_AT + len(rdata)
     return b"".join(
         (
             TYPE_HEADER.pack(rtype, 1, 0, size, 0),
-            _QUESTION_POINTER,
-            _RR_FIXED.pack(rtype, CLASS_IN, record.ttl, len(rdata)),
+            QUESTION_POINTER,
+            RR_FIXED.pack(rtype, CLASS_IN, record.ttl, len(rdata)),
             rdata,
         )
     )
-
-
-DEFLATED = 0xFF  # first byte of a stored blob that is deflated (a plain one starts with 0x00)
-DEFLATE_ABOVE = 1024  # bytes: the SRV sets of big headless Services, a tenth of the size
-
-
-def deflate(blob: bytes) -> bytes:
-    """How a blob is stored: as it is, or deflated when big. Big blobs are the SRV sets of
-    headless Services (fifty targets spelled out, RFC 2782); deflated they shrink sevenfold
-    and inflate in about 8 microseconds, a cost only their own queries pay."""
-    if len(blob) <= DEFLATE_ABOVE:
-        return blob
-    return bytes((DEFLATED,)) + zlib.compress(blob, 1)
-
-
-def inflate(stored: bytes) -> bytes:
-    return zlib.decompress(memoryview(stored)[1:]) if stored[0] == DEFLATED else stored
-
-
-def blob_types(blob: bytes) -> Iterator[tuple[int, int, int, bytes, bytes]]:
-    """(type, answer count, additional count, answer bytes, additional bytes) per type."""
-    position = 0
-    while position < len(blob):
-        rtype, ancount, arcount, anlen, arlen = TYPE_HEADER.unpack_from(blob, position)
-        position += TYPE_HEADER.size
-        answer = blob[position : position + anlen]
-        additional = blob[position + anlen : position + anlen + arlen]
-        position += anlen + arlen
-        yield rtype, ancount, arcount, answer, additional
 
 
 def decode_blob(owner: str, blob: bytes) -> dict[int, tuple[Record, ...]]:
@@ -251,12 +223,13 @@ def decode_blob(owner: str, blob: bytes) -> dict[int, tuple[Record, ...]]:
     rrsets: dict[int, tuple[Record, ...]] = {}
     for rtype, ancount, _, answer, _ in blob_types(blob):
         # Rebuild the message prefix the pointers assume: header, then the question.
-        message = bytes(QUESTION_OFFSET) + owner_wire + bytes(4)
+        message = bytes(HEADER_SIZE) + owner_wire + bytes(4)
         records = []
         position = 0
         for _ in range(ancount):
-            _, _, ttl, length = _RR_FIXED.unpack_from(answer, position + 2)
-            start = position + 2 + _RR_FIXED.size
+            owner_end = position + len(QUESTION_POINTER)
+            _, _, ttl, length = RR_FIXED.unpack_from(answer, owner_end)
+            start = owner_end + RR_FIXED_SIZE
             rdata = answer[start : start + length]
             base = len(message) + start
             records.append(
@@ -276,17 +249,3 @@ def _rdata_value(rtype: int, rdata: bytes, message: bytes, base: int) -> str | S
         priority, weight, port = struct.unpack_from("!HHH", rdata)
         return SRVData(priority, weight, port, read_name(message, base + 6))
     return read_name(message, base)
-
-
-def read_name(message: bytes, position: int) -> str:
-    """A possibly compressed name of our own making (pointers only go backwards)."""
-    labels: list[bytes] = []
-    while True:
-        length = message[position]
-        if length & 0xC0:
-            position = int.from_bytes(message[position : position + 2], "big") & MAX_POINTER
-            continue
-        if length == 0:
-            return b".".join(labels).decode("latin-1")
-        labels.append(message[position + 1 : position + 1 + length])
-        position += 1 + length
