@@ -2,12 +2,15 @@
 sources, ops.
 
 Walks every module's imports with `ast`, so a new import across a layer fails here, and
-checks that each outside library has its one owner module.
+checks that each outside library has its one owner module, and that wire format has one
+owner too: `svcdns/wire`.
 """
 
 from __future__ import annotations
 
 import ast
+import operator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -19,7 +22,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "svcdns"
 ALLOWED: dict[str, set[str]] = {
     # Wire format (header, flags, names, OPT, limits, the blob layout): a leaf below all.
     "wire": set(),
-    "core": {"wire"},  # the blob layout
+    "core": {"wire"},  # the blob layout, names in messages, the SOA's timers
     "dns": {"core", "wire"},
     "net": {"wire"},
     "sources": {"core"},
@@ -78,3 +81,151 @@ def test_each_outside_library_has_one_owner(library: str) -> None:
         if any(m == library or m.startswith(library + ".") for m in _imports(path))
     }
     assert importers == OWNERS[library]
+
+
+# -- wire format has one owner: svcdns/wire ---------------------------------------------------
+
+WIRE = PACKAGE / "wire"
+OUTSIDE_WIRE = sorted(p for p in PACKAGE.rglob("*.py") if WIRE not in p.parents)
+# Flag bits of the header's 16-bit field (RFC 1035 4.1.1), alone and as the copies combined
+# them: QR, opcode, AA, TC, RD, RA, CD, QR|RA, QR|RD|RA, QR|AA.
+FLAG_VALUES = {0x8000, 0x7800, 0x0400, 0x0200, 0x0100, 0x0080, 0x0010, 0x8080, 0x8180, 0x8400}
+FLAG_NAMES = {"QR", "AA", "TC", "RD", "RA", "CD", "AD", "DO", "OPCODE"}
+# Size limits and the SOA's timers: numbers only wire/ writes.
+WIRE_NUMBERS = {512, 65507, 65535, 1232, 7200, 1800, 86400}
+HEADER_STRUCTS = {"!HHHHHH", "!HHHHH"}  # the header, and a blob's type header
+# ops/metrics.py still masks a reply's rcode with 0xF: ops may not import wire (yet).
+RCODE_MASK = 0xF
+
+
+_OPERATORS: dict[type[ast.operator], Callable[[int, int], int]] = {
+    ast.BitOr: operator.or_,
+    ast.BitAnd: operator.and_,
+    ast.LShift: operator.lshift,
+    ast.RShift: operator.rshift,
+    ast.Add: operator.add,
+}
+
+
+def _literal_int(node: ast.expr) -> int | None:
+    """The value of an int written as numbers (0x8000, 0x8000 | 0x0080, 0xF << 11), else None."""
+    if isinstance(node, ast.Constant):
+        return node.value if type(node.value) is int else None
+    if isinstance(node, ast.BinOp) and type(node.op) in _OPERATORS:
+        left, right = _literal_int(node.left), _literal_int(node.right)
+        if left is not None and right is not None:
+            return _OPERATORS[type(node.op)](left, right)
+    return None
+
+
+def _targets(node: ast.AST) -> list[tuple[str, ast.expr | None]]:
+    """(name, value) for each name an assignment binds (tuples paired up)."""
+    if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+        return [(node.target.id, node.value)]
+    if not isinstance(node, ast.Assign):
+        return []
+    found: list[tuple[str, ast.expr | None]] = []
+    for target in node.targets:
+        if isinstance(target, ast.Name):
+            found.append((target.id, node.value))
+        elif isinstance(target, ast.Tuple) and isinstance(node.value, ast.Tuple):
+            pairs = zip(target.elts, node.value.elts, strict=False)
+            found += [(t.id, v) for t, v in pairs if isinstance(t, ast.Name)]
+    return found
+
+
+def _copies(path: Path) -> list[str]:
+    """Every piece of wire format `path` writes itself, one line each. Class bodies may
+    name numbers (`RRType.OPT = 41` is the type's name, not a copy of wire's constant)."""
+    found: list[str] = []
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    in_classes = {
+        id(child) for c in ast.walk(tree) if isinstance(c, ast.ClassDef) for child in c.body
+    }
+    for node in ast.walk(tree):
+        line = f"line {getattr(node, 'lineno', '?')}"
+        for name, value in [] if id(node) in in_classes else _targets(node):
+            number = None if value is None else _literal_int(value)
+            words = set(name.strip("_").split("_"))
+            if number == 12 and {"HEADER", "QUESTION", "OFFSET"} & words:
+                found.append(f"{line}: a header size, {name} = 12")
+            if number is not None and words & FLAG_NAMES:
+                found.append(f"{line}: a flag bit, {name} = {number:#x}")
+            if number == 41 and "OPT" in words:
+                found.append(f"{line}: the OPT type, {name} = 41")
+        if isinstance(node, ast.BinOp | ast.AugAssign) and isinstance(
+            node.op, ast.BitAnd | ast.BitOr
+        ):
+            sides = (node.left, node.right) if isinstance(node, ast.BinOp) else (node.target,)
+            operands = [*sides, node.value] if isinstance(node, ast.AugAssign) else list(sides)
+            numbers = {n for n in map(_literal_int, operands) if n is not None}
+            if numbers & FLAG_VALUES:
+                found.append(f"{line}: flag bits written as a number {sorted(numbers)}")
+            if 0xC0 in numbers:
+                found.append(f"{line}: a name walked by hand (a length octet & 0xC0)")
+            octets = {
+                o.slice.value
+                for o in operands
+                if isinstance(o, ast.Subscript) and isinstance(o.slice, ast.Constant)
+            }
+            if numbers and (2 in octets or (3 in octets and numbers != {RCODE_MASK})):
+                found.append(f"{line}: a flags octet masked with a number {sorted(numbers)}")
+        if isinstance(node, ast.Constant):
+            if isinstance(node.value, bytes) and (
+                node.value.startswith(b"\x00\x00\x29") or node.value == b"\x00\x29"
+            ):
+                found.append(f"{line}: OPT bytes {node.value!r}")
+            if isinstance(node.value, str) and node.value in HEADER_STRUCTS:
+                found.append(f"{line}: a header layout {node.value!r}")
+            if type(node.value) is int and node.value in WIRE_NUMBERS:
+                found.append(f"{line}: a size limit or SOA timer, {node.value}")
+        if isinstance(node, ast.FunctionDef) and (
+            "skip_name" in node.name or node.name in {"question_end", "name_end", "read_name"}
+        ):
+            found.append(f"{line}: a name walker, def {node.name}")
+    return found
+
+
+@pytest.mark.parametrize("path", OUTSIDE_WIRE, ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_wire_format_is_written_only_in_wire(path: Path) -> None:
+    """No module outside svcdns/wire defines the header size, flag bits, our OPT, size
+    limits, the SOA timers or a name walker, or writes them as numbers: it imports them."""
+    assert _copies(path) == [], f"{path.relative_to(PACKAGE)} copies wire format"
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        pytest.param("HEADER_SIZE = 12", id="header-size"),
+        pytest.param("QUESTION_OFFSET = 12", id="question-offset"),
+        pytest.param("_QR_RA = 0x8080", id="flags-combined"),
+        pytest.param("RD, TC = 0x0100, 0x0200", id="flags-in-a-tuple"),
+        pytest.param("_TC = 0x02", id="flag-octet"),
+        pytest.param("flags = 0x8000 | rcode", id="flag-in-an-expression"),
+        pytest.param("flags |= 0x0080", id="flag-or-assigned"),
+        pytest.param("x = data[2] & 0xF8", id="first-flags-octet"),
+        pytest.param("x = data[3] & 0x10", id="second-flags-octet"),
+        pytest.param('OPT = b"\\x00\\x00\\x29\\x04\\xd0" + bytes(6)', id="opt-bytes"),
+        pytest.param("OPT, SOA = 41, 6", id="opt-type"),
+        pytest.param('HEADER = struct.Struct("!HHHHHH")', id="header-struct"),
+        pytest.param("limit = min(max(512, payload), 65507)", id="udp-limit"),
+        pytest.param("refresh = 7200", id="soa-timer"),
+        pytest.param("def _skip_name(m, p):\n    return p", id="walker-by-name"),
+        pytest.param("def walk(m, p):\n    return m[p] & 0xC0", id="walker-by-pointer-test"),
+    ],
+)
+def test_the_owner_check_finds_each_kind_of_copy(source: str, tmp_path: Path) -> None:
+    module = tmp_path / "copy.py"
+    module.write_text(source + "\n", encoding="utf-8")
+    assert _copies(module)
+
+
+def test_the_header_size_is_defined_once() -> None:
+    """`grep -rn "HEADER_SIZE = 12" svcdns` finds one line: wire/header.py's."""
+    lines = [
+        str(path.relative_to(PACKAGE))
+        for path in PACKAGE.rglob("*.py")
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if "HEADER_SIZE = 12" in line
+    ]
+    assert lines == ["wire/header.py"]
