@@ -258,7 +258,7 @@ class Runtime:
             tcp_counts=metrics.queries.tcp,
             forward=recursion.answer,
             transfer=self._transfer,
-            cached=recursion.cached,
+            plain=recursion.plain,
             dropped=DROPPED,
             badvers=BADVERS,
         )

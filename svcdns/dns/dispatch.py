@@ -18,7 +18,9 @@ from svcdns.wire.opt import is_badvers
 
 ForwardFn = Callable[[bytes, Outside, Any], Awaitable[bytes]]  # (query, outside, client)
 TransferFn = Callable[[Transfer, Any], Awaitable[bytes | list[bytes]]]  # REFUSED, or a stream
-CachedFn = Callable[[bytes, Any], bytes | None]  # a forwarded answer straight from the cache
+# A plain UDP question outside the zones, forwarded from its bytes (no parse): the reply
+# now (a cache hit), the exchange to await, or None (the full path decides).
+PlainFn = Callable[[bytes, Any], bytes | Awaitable[bytes] | None]
 
 
 class Dispatcher:
@@ -30,7 +32,7 @@ class Dispatcher:
         tcp_counts: list[int],
         forward: ForwardFn,
         transfer: TransferFn,
-        cached: CachedFn | None = None,
+        plain: PlainFn | None = None,
         dropped: int,
         badvers: int,
     ) -> None:
@@ -39,10 +41,10 @@ class Dispatcher:
         self._forward = forward
         self._transfer = transfer
         self._dropped, self._badvers = dropped, badvers
-        self.udp = self._udp_answerer(udp_counts, cached)
+        self.udp = self._udp_answerer(udp_counts, plain)
 
     def _udp_answerer(
-        self, counts: list[int], cached: CachedFn | None
+        self, counts: list[int], plain: PlainFn | None
     ) -> Callable[[bytes, Any], Any]:
         """`(data, client)` for the UDP hot path, as one closure: no frame but the fast
         path's own for a zone hit. A zone transfer cannot come over UDP (the handler
@@ -51,7 +53,7 @@ class Dispatcher:
         fast, full = handler.fast.answer, handler.full
         report = handler.report_fast_failure
         dropped, badvers = self._dropped, self._badvers
-        forwarded = self._forwarded
+        forwarded, counted = self._forwarded, self._counted
 
         def answer_udp(data: bytes, client: Any) -> Any:
             try:
@@ -59,8 +61,11 @@ class Dispatcher:
             except Exception as error:  # a fast-path bug must cost speed, never an answer
                 report(error)
                 reply = None
-            if reply is None and cached is not None:
-                reply = cached(data, client)
+            if reply is None and plain is not None:
+                decided = plain(data, client)
+                if decided is not None and not isinstance(decided, bytes):
+                    return counted(decided, counts)  # forwarded: counted when it comes
+                reply = decided
             if reply is None:
                 found = full(data, udp=True)
                 if isinstance(found, Outside):
@@ -94,7 +99,11 @@ class Dispatcher:
     async def _forwarded(
         self, data: bytes, outside: Outside, client: Any, counts: list[int]
     ) -> bytes:
-        reply = await self._forward(data, outside, client)
+        return await self._counted(self._forward(data, outside, client), counts)
+
+    @staticmethod
+    async def _counted(pending: Awaitable[bytes], counts: list[int]) -> bytes:
+        reply = await pending
         counts[reply[3] & RCODE_MASK] += 1
         return reply
 
