@@ -7,6 +7,7 @@ builds the reply. Also the upstreams' configuration (resolv.conf, `--upstream`,
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import secrets
@@ -23,6 +24,7 @@ from svcdns.dns.handler import BoundedReport, Outside
 from svcdns.net.cache import ForwardCache, served_body, stale_body
 from svcdns.net.forward import Forwarder, Overloaded, Upstream, parse_upstream
 from svcdns.net.inflight import InFlight
+from svcdns.ops.metrics import Metrics
 
 log = logging.getLogger("svcdns.forward")
 
@@ -145,6 +147,38 @@ class Recursion:
         except Overloaded:
             return self.forwarding.overloaded(data, decision)
         return self.forwarding.finish(data, decision, reply, time.monotonic())
+
+    def bind_metrics(self, metrics: Metrics) -> None:
+        """Forwarding's metrics (ops.metrics names them), read from here when scraped."""
+        forwarder = self.forwarder
+        durations = metrics.forward_durations
+        forwarder.observe = lambda upstream, seconds: durations.observe((upstream,), seconds)
+        metrics.bind_forwarding(
+            replies=lambda: forwarder.replies,
+            healthy=lambda: {
+                (str(u),): u not in forwarder.failing
+                for u in dict.fromkeys([*self.upstreams, *self.stub_servers()])
+            },
+            cache=lambda: (
+                self.cache.hits,
+                self.cache.misses,
+                self.cache.evictions,
+                len(self.cache),
+            ),
+            in_flight=lambda: forwarder.in_flight,
+        )
+
+    async def stop_on_loop(self, stop: asyncio.Event, exit_code: list[int]) -> None:
+        """Run the loop check once; on a loop, say which upstream and stop with status 1."""
+        looped = await self.loop_check()
+        if looped is not None:
+            log.error(
+                "forwarding loop: a question sent to upstream %s came back to this server "
+                "(does that node's resolv.conf point at the cluster DNS?); stopping",
+                looped,
+            )
+            exit_code[0] = 1
+            stop.set()
 
     async def loop_check(self) -> Upstream | None:
         """CoreDNS's `loop`: a random name under the root, sent to each upstream in turn;

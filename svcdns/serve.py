@@ -1,47 +1,39 @@
-"""`svcdns serve` at run time: a source feeding the state, the DNS and ops listeners.
+"""`svcdns serve` at run time: the composition root. It builds the parts, wires them
+together and handles the signals (SIGTERM/SIGINT stop after the lame duck, SIGHUP reads
+--config again), and does nothing of their work.
 
-All state changes happen on the event loop thread: the manifests poller applies its events
-there, and the API watch threads hand theirs over with `call_soon_threadsafe`.
+All state changes happen on the event loop thread (`feed`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
-import gc
 import logging
 import os
 import signal
 import time
-from collections import Counter
 from collections.abc import Callable, Coroutine
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from svcdns.config import RESTART_SETTINGS, Config, ConfigError, parse_listen, sighup_changes
-from svcdns.core.model import Event, Upsert, key_of
 from svcdns.core.state import ClusterState
-from svcdns.core.zonedata import PodMode
 from svcdns.core.zonefile import transfer_records
 from svcdns.dns.axfr import transfer_messages, transfer_refusal
 from svcdns.dns.dispatch import Dispatcher
 from svcdns.dns.handler import Handler, Transfer
+from svcdns.feed import Feed
 from svcdns.logs import logged
 from svcdns.net.ratelimit import ClientRate
 from svcdns.net.transport import SAMPLE_EVERY, DnsServer, HandleFn
 from svcdns.ops.http import OpsServer
 from svcdns.ops.metrics import BADVERS, DROPPED, Metrics
 from svcdns.recursion import Recursion, answered_from
-from svcdns.sources.manifests import ManifestSource
 from svcdns.workers import report_ops_address, worker_config, worker_number
-
-if TYPE_CHECKING:  # the client is imported only when the API is the source
-    from svcdns.sources.kube import KubeSource
 
 log = logging.getLogger("svcdns")
 
 LOOP_VARIABLE = "SVCDNS_EVENT_LOOP"  # "asyncio" forces the stock loop even with uvloop installed
-POLL_INTERVAL = 0.25  # seconds between checks of the manifests; a change shows within 1 s
 
 
 class Runtime:
@@ -57,101 +49,9 @@ class Runtime:
         self.worker = worker  # this process's number under `--workers`, else None
         self.state = ClusterState(config.zone_settings(), namespaces=config.namespaces)
         self.metrics = Metrics(udp_sampled_every=SAMPLE_EVERY)
-        self.programming = self.metrics.programming
-        self.pending: Callable[[], list[str]] = list
-        self._tasks: list[asyncio.Task[None]] = []
-        self._manifests: ManifestSource | None = None
-        self._api: KubeSource | None = None
-        self._closers: list[Callable[[], object]] = []
+        self.feed = Feed(config, self.state, self.metrics)
         # Made even when off (0), so that SIGHUP can turn the limit on; not used until then.
         self._rate = ClientRate(config.max_qps_per_client)
-
-    def apply(self, events: list[Event], received: float | None = None) -> None:
-        """Apply a batch; `received` (monotonic) is when its events arrived, so the delay to
-        the answers serving them is measured (CoreDNS's dns_programming_duration)."""
-        self.state.apply_all(events, now=time.time())
-        if received is not None:
-            self.programming.observe(("api",), time.monotonic() - received)
-        kinds = Counter(
-            key_of(event.obj).kind if isinstance(event, Upsert) else event.key.kind
-            for event in events
-        )
-        for kind, count in kinds.items():
-            self.metrics.events.labels(kind).inc(count)
-
-    def load_manifests(self) -> None:
-        """Read the manifests before anything listens: a broken file exits at once."""
-        assert self.config.manifests is not None
-        source = ManifestSource(self.config.manifests, pods=self.config.pods is PodMode.VERIFIED)
-        gc.disable()
-        try:
-            for events in source.initial_batches():  # applied while the rest is parsed
-                self.apply(events)
-        finally:
-            settle_after_load()
-        self.state.mark_synced()
-        self._manifests = source
-
-    async def _poll_manifests(self, source: ManifestSource) -> None:
-        while True:
-            await asyncio.sleep(POLL_INTERVAL)
-            try:
-                noticed = time.monotonic()
-                events = await asyncio.to_thread(source.poll)
-                if events:
-                    self.apply(events)
-                    self.programming.observe(("manifests",), time.monotonic() - noticed)
-            except Exception as error:  # the poller must outlive any one bad reload
-                log.error("manifests reload failed, keeping the last good state: %r", error)
-
-    def connect_api(self) -> KubeSource:
-        """The API client is configured before anything listens: a bad kubeconfig exits."""
-        from svcdns.sources.kube import KubeSource, api_client
-
-        config = self.config
-        return KubeSource(
-            api_client(config.kubeconfig, config.context),
-            namespaces=config.namespaces,
-            labels=config.labels,
-            pods=config.pods is PodMode.VERIFIED,
-            watch_timeout=config.watch_timeout,
-        )
-
-    def start_api(self, source: KubeSource) -> None:
-        loop = asyncio.get_running_loop()
-        started = time.monotonic()
-
-        def synced() -> None:
-            log.info("initial sync done in %.2f s", time.monotonic() - started)
-            if not self.state.synced:
-                settle_after_load()
-            self.state.mark_synced()
-
-        def give_up_waiting() -> None:
-            if not self.state.synced:
-                log.warning(
-                    "not synced after %.1f s (waiting for %s): answering from what is known",
-                    self.config.startup_timeout,
-                    ", ".join(source.pending()),
-                )
-                settle_after_load()
-                self.state.mark_synced()
-
-        def sink(events: list[Event]) -> None:  # called from the watch threads
-            loop.call_soon_threadsafe(self.apply, events, time.monotonic())
-
-        def on_synced() -> None:  # called from the watch thread that listed last
-            loop.call_soon_threadsafe(synced)
-
-        gc.disable()  # until the first sync: see settle_after_load
-        source.start(sink=sink, on_synced=on_synced)
-        self.metrics.bind_watches(
-            lambda: ((w.resource.name, w.relists, w.restarts) for w in source.watches)
-        )
-        loop.call_later(self.config.startup_timeout, give_up_waiting)
-        self.pending = source.pending
-        self._api = source
-        self._closers.append(source.close)
 
     async def _transfer(self, transfer: Transfer, client: Any) -> bytes | list[bytes]:
         """AXFR/IXFR over TCP (dns.axfr decides who may): a snapshot taken now, decoded off
@@ -192,8 +92,7 @@ class Runtime:
         server.tcp_idle_timeout = new.tcp_idle_timeout
         server.max_tcp_connections = new.tcp_max_connections
         self._limit_rate(server, new.max_qps_per_client)
-        if self._api is not None:
-            self._api.set_watch_timeout(new.watch_timeout)
+        self.feed.set_watch_timeout(new.watch_timeout)
         self.config = dataclasses.replace(new, **{f: getattr(old, f) for f in RESTART_SETTINGS})
         log.info(
             "SIGHUP: read %s again: %s%s",
@@ -210,48 +109,8 @@ class Runtime:
         if per_second:
             self.metrics.bind_rate_limited(lambda: self._rate.dropped)
 
-    def _forwarding_metrics(self, recursion: Recursion) -> None:
-        forwarder = recursion.forwarder
-        durations = self.metrics.forward_durations
-        forwarder.observe = lambda upstream, seconds: durations.observe((upstream,), seconds)
-        self.metrics.bind_forwarding(
-            replies=lambda: forwarder.replies,
-            healthy=lambda: {
-                (str(u),): u not in forwarder.failing
-                for u in dict.fromkeys([*recursion.upstreams, *recursion.stub_servers()])
-            },
-            cache=lambda: (
-                recursion.cache.hits,
-                recursion.cache.misses,
-                recursion.cache.evictions,
-                len(recursion.cache),
-            ),
-            in_flight=lambda: forwarder.in_flight,
-        )
-
-    @staticmethod
-    async def _check_loop(recursion: Recursion, stop: asyncio.Event, exit_code: list[int]) -> None:
-        looped = await recursion.loop_check()
-        if looped is not None:
-            log.error(
-                "forwarding loop: a question sent to upstream %s came back to this server "
-                "(does that node's resolv.conf point at the cluster DNS?); stopping",
-                looped,
-            )
-            exit_code[0] = 1
-            stop.set()
-
-    async def run(self, source: KubeSource | None) -> int:
-        config = self.config
-        recursion = Recursion(config)
-        if config.upstream != () and not recursion.enabled:
-            log.warning(
-                "no upstream (/etc/resolv.conf has none): names outside the zones get REFUSED"
-            )
-        handler = Handler(self.state, forwarding=recursion.enabled, rotate=config.rotate)
-        if recursion.enabled:
-            self._forwarding_metrics(recursion)
-        metrics = self.metrics
+    def _listeners(self, handler: Handler, recursion: Recursion) -> DnsServer:
+        config, metrics = self.config, self.metrics
         dispatch = Dispatcher(
             handler,
             udp_counts=metrics.queries.udp,
@@ -270,22 +129,34 @@ class Runtime:
         requests = metrics.requests
         server = DnsServer(
             list(config.listen),
+            handle_udp=handle_udp,
             handle_tcp=handle_tcp,
             tcp_idle_timeout=config.tcp_idle_timeout,
             max_tcp_connections=config.tcp_max_connections,
             reuse_port=self.worker is not None,
-            handle_udp=handle_udp,
             observe=lambda transport, seconds: requests.observe((transport,), seconds),
         )
         self._limit_rate(server, config.max_qps_per_client)
-        asyncio.get_running_loop().add_signal_handler(
-            signal.SIGHUP, lambda: self.reload(handler, recursion, server)
-        )
-        stopping: list[str] = []  # "shutting down" once signalled: /ready turns 503 at once
+        return server
 
-        ops = OpsServer(pending=lambda: stopping + self.pending(), metrics=metrics)
+    async def run(self) -> int:
+        config, metrics, loop = self.config, self.metrics, asyncio.get_running_loop()
+        recursion = Recursion(config)
+        if config.upstream != () and not recursion.enabled:
+            log.warning(
+                "no upstream (/etc/resolv.conf has none): names outside the zones get REFUSED"
+            )
+        handler = Handler(self.state, forwarding=recursion.enabled, rotate=config.rotate)
+        if recursion.enabled:
+            recursion.bind_metrics(metrics)
+        server = self._listeners(handler, recursion)
+        loop.add_signal_handler(signal.SIGHUP, lambda: self.reload(handler, recursion, server))
+        stopping: list[str] = []  # "shutting down" once signalled: /ready turns 503 at once
+        ops = OpsServer(pending=lambda: stopping + self.feed.pending(), metrics=metrics)
         stop = _stop_on_signals()  # before the "serving" line: a SIGTERM after it is ours
         bound = await server.start()
+        exit_code: list[int] = [0]
+        checks: list[asyncio.Task[None]] = []
         try:
             if config.http and config.http.lower() != "none":
                 ops_address = await ops.start(parse_listen(config.http))
@@ -295,24 +166,18 @@ class Runtime:
             metrics.bind_zone(
                 names=lambda: len(self.state.index.rrsets),
                 serial=lambda: self.state.serial,
-                synced=lambda: not self.pending(),
+                synced=lambda: not self.feed.pending(),
                 tcp_connections=lambda: len(server.connections),
             )
-            if source is not None:
-                self.start_api(source)
-            if self._manifests is not None:
-                self._tasks.append(asyncio.create_task(self._poll_manifests(self._manifests)))
-            exit_code: list[int] = [0]
+            self.feed.start()
             if recursion.enabled:
-                self._tasks.append(
-                    asyncio.create_task(self._check_loop(recursion, stop, exit_code))
-                )
+                checks.append(asyncio.create_task(recursion.stop_on_loop(stop, exit_code)))
             log.info(
                 "serving zone %s on %s (udp+tcp); %d names; %s loop",
                 config.zone,
                 ", ".join(str(a) for a in bound),
                 len(self.state.index.rrsets),
-                type(asyncio.get_running_loop()).__module__.partition(".")[0],
+                type(loop).__module__.partition(".")[0],
             )
             await stop.wait()
             if exit_code[0]:
@@ -325,25 +190,13 @@ class Runtime:
                 await asyncio.sleep(lameduck)
             log.info("stopping")
         finally:
-            for task in self._tasks:
+            for task in checks:
                 task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-            for close in self._closers:
-                close()
+            await asyncio.gather(*checks, return_exceptions=True)
+            await self.feed.close()
             await ops.close()
             await server.close()
         return 0
-
-
-def settle_after_load() -> None:
-    """After the first load: the cluster's objects are long-lived, so the cyclic collector
-    is kept off while they are built (it would walk all of them a dozen times, about a
-    second on a 10,000-Service cluster) and they are then moved out of its sight for good
-    (`gc.freeze`): no later collection pauses answering to walk them again."""
-    gc.collect()
-    gc.freeze()
-    gc.enable()
 
 
 def _stop_on_signals() -> asyncio.Event:
@@ -359,12 +212,11 @@ def serve(config: Config, reread: Callable[[], Config] | None = None) -> int:
     if worker is not None:
         config = worker_config(config)
     runtime = Runtime(config, worker=worker, reread=reread)
-    source = None
     if config.manifests is not None:
-        runtime.load_manifests()
+        runtime.feed.load_manifests()
     else:
-        source = runtime.connect_api()
-    return run_loop(runtime.run(source))
+        runtime.feed.connect_api()
+    return run_loop(runtime.run())
 
 
 def run_loop(main: Coroutine[Any, Any, int]) -> int:
