@@ -442,3 +442,8 @@ def drain(sock: socket.socket, *, quiet: float) -> int:
             count += 1
     except TimeoutError:
         return count
+
+
+def wire(spaced: str) -> bytes:
+    """Golden bytes written as hex, spaced by field: `"1234 0100 0001"`."""
+    return bytes.fromhex(spaced.replace(" ", ""))

@@ -198,11 +198,12 @@ class Metrics:
             ["upstream"],
             self.forward_durations,
         )
-        self.gauges(
+        self.counters(
             "svcdns_upstream_healthy",
             "1 while an upstream answers, 0 while it is tried last.",
             ["upstream"],
             lambda: {key: float(up) for key, up in healthy().items()},
+            family_type=GaugeMetricFamily,
         )
         self.counters(
             "svcdns_cache_hits",
@@ -236,28 +237,11 @@ class Metrics:
         documentation: str,
         labels: list[str],
         read: Callable[[], dict[Labels, float]],
+        *,
+        family_type: type[CounterMetricFamily] | type[GaugeMetricFamily] = CounterMetricFamily,
     ) -> None:
-        """A labelled counter read when scraped."""
-        self._labelled(CounterMetricFamily, name, documentation, labels, read)
+        """A labelled counter (or, given `GaugeMetricFamily`, gauge) read when scraped."""
 
-    def gauges(
-        self,
-        name: str,
-        documentation: str,
-        labels: list[str],
-        read: Callable[[], dict[Labels, float]],
-    ) -> None:
-        """A labelled gauge read when scraped."""
-        self._labelled(GaugeMetricFamily, name, documentation, labels, read)
-
-    def _labelled(
-        self,
-        family_type: type[CounterMetricFamily] | type[GaugeMetricFamily],
-        name: str,
-        documentation: str,
-        labels: list[str],
-        read: Callable[[], dict[Labels, float]],
-    ) -> None:
         def build() -> Iterator[Metric]:
             family = family_type(name, documentation, labels=labels)
             for values, value in read().items():

@@ -4,15 +4,11 @@ import dns.flags
 import dns.message
 import dns.rdatatype
 import pytest
+from helpers import wire
 
 from svcdns.core.answer import Answer
 from svcdns.core.rr import Rcode, Record, RRType
 from svcdns.dns.codec import Drop, FormErr, NotImp, encode_reply, error_reply, parse_query
-
-
-def wire(spaced: str) -> bytes:
-    return bytes.fromhex(spaced.replace(" ", "").replace("\n", ""))
-
 
 # id=1234 flags=0100 (RD) qd=1 an=0 ns=0 ar=0 | "Web" "b" root | type A | class IN
 QUERY = "1234 0100 0001 0000 0000 0000  03 576562 01 62 00  0001 0001"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import struct
 
 import pytest
+from helpers import wire
 
 from svcdns.core.rr import Record, RRType
 from svcdns.core.wire import encode_blob
@@ -16,11 +17,6 @@ from svcdns.wire.blob import (
     deflate,
     inflate,
 )
-
-
-def wire(spaced: str) -> bytes:
-    return bytes.fromhex(spaced.replace(" ", ""))
-
 
 # type A | AN 1 | AR 0 | answer 16 octets | additional 0 | c00c A IN TTL 5 rdlen 4 10.0.0.1
 # then type TXT | AN 1 | AR 0 | 14 | 0 | c00c TXT IN TTL 5 rdlen 2 "\x01x"

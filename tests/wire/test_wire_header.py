@@ -7,6 +7,7 @@ import dns.message
 import dns.opcode
 import dns.rcode
 import pytest
+from helpers import wire
 
 from svcdns.wire import header
 from svcdns.wire.header import (
@@ -38,10 +39,6 @@ from svcdns.wire.header import (
     TC,
     TC_HIGH,
 )
-
-
-def wire(spaced: str) -> bytes:
-    return bytes.fromhex(spaced.replace(" ", ""))
 
 
 def test_a_header_packs_to_the_golden_bytes() -> None:

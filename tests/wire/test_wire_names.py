@@ -5,6 +5,7 @@ from __future__ import annotations
 import dns.message
 import dns.rrset
 import pytest
+from helpers import wire
 
 from svcdns.wire.names import (
     MAX_NAME,
@@ -15,11 +16,6 @@ from svcdns.wire.names import (
     read_name,
     skip_name,
 )
-
-
-def wire(spaced: str) -> bytes:
-    return bytes.fromhex(spaced.replace(" ", ""))
-
 
 HEADER = "1234 0100 0001 0000 0000 0000"
 # "Web" "b" root | type A | class IN

@@ -7,6 +7,7 @@ import dns.flags
 import dns.message
 import dns.rcode
 import pytest
+from helpers import wire
 
 from svcdns.wire.header import HEADER_SIZE
 from svcdns.wire.names import question_end
@@ -26,11 +27,6 @@ from svcdns.wire.opt import (
     our_opt,
     reply_opt,
 )
-
-
-def wire(spaced: str) -> bytes:
-    return bytes.fromhex(spaced.replace(" ", ""))
-
 
 # root owner | type 41 | payload 1232 | ext-rcode 0 | version 0 | flags (DO) | rdlen 0
 GOLDEN = "00 0029 04d0 00 00 0000 0000"
