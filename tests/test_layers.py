@@ -1,24 +1,32 @@
 """The package's parts import one way (STYLE.md): wire <- core, dns, net; core <- dns,
-sources, ops.
+sources, ops; net <- ops; and the face, the top-level modules, over them all.
 
-Walks every module's imports with `ast`, so a new import across a layer fails here, and
-checks that each outside library has its one owner module, and that wire format has one
-owner too: `svcdns/wire`.
+Every module of svcdns/ belongs to exactly one part: a module of a subpackage to that
+subpackage's part, a top-level module to the face (listed by name in `FACE`, so a new
+top-level module fails here until it is classified), and the package root
+(`svcdns/__init__.py`: the version and the spec version) to `root`, a leaf that any module
+may import. The face may import every part; no part may import the face (a `dns` module
+importing `svcdns.config` fails: see `test_the_layer_check_finds_each_crossing`).
+
+Walks every module's imports with `ast` (relative imports resolved), so a new import across
+a layer fails here, and checks that each outside library has its one owner module, that wire
+format has one owner too: `svcdns/wire`, and that README LAYOUT names every module.
 """
 
 from __future__ import annotations
 
 import ast
 import operator
+import re
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "svcdns"
+README = PACKAGE.parent / "README.md"
 
-# Which parts of svcdns each part may import (itself always allowed). The face (cli,
-# config, serve, __main__ and the package root) wires everything and may import anything.
+# Which parts of svcdns each part may import (itself and the package root always allowed).
 ALLOWED: dict[str, set[str]] = {
     # Wire format (header, flags, names, OPT, limits, the blob layout): a leaf below all.
     "wire": set(),
@@ -29,6 +37,29 @@ ALLOWED: dict[str, set[str]] = {
     # The HTTP listener reuses net's listen address and bind error: one way to bind.
     "ops": {"core", "net"},
 }
+SUBPACKAGES = frozenset(ALLOWED)  # each part above is the folder of that name
+# The face: flags, settings, wiring, signals, workers. It composes the parts, so it alone
+# may import every one of them; nothing outside it imports it. Top-level modules by name.
+FACE = frozenset(
+    {
+        "__main__.py",
+        "cli.py",
+        "config.py",
+        "settings.py",
+        "serve.py",
+        "workers.py",
+        "logs.py",
+        "recursion.py",
+        "feed.py",
+    }
+)
+ALLOWED["face"] = set(SUBPACKAGES)
+# The package root holds only `__version__` and `SPEC_VERSION` (which core's SOA and zone
+# file quote): a leaf that imports nothing of svcdns and that every part may import.
+ROOT = "__init__.py"
+ALLOWED["root"] = set()
+
+
 # Outside libraries with a single owner: module path (relative to svcdns/) -> library.
 OWNERS = {
     "dnslib": {"dns/codec.py"},
@@ -38,39 +69,141 @@ OWNERS = {
 }
 
 
-def _imports(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text(encoding="utf-8"))
+def _dotted(path: Path) -> str:
+    """svcdns/dns/handler.py -> `svcdns.dns.handler`; svcdns/dns/__init__.py -> `svcdns.dns`."""
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imports(path: Path, source: str | None = None) -> set[str]:
+    """Every module name `path` imports, and `module.name` for each name imported from one;
+    relative imports resolved against `path`'s package."""
+    tree = ast.parse(path.read_text(encoding="utf-8") if source is None else source)
+    package = _dotted(path).split(".")
+    if path.name != "__init__.py":
+        package = package[:-1]
     found: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            found.add(node.module)
-            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level == 0 and node.module:
+                base = node.module
+            else:
+                base = ".".join(
+                    package[: len(package) - node.level + 1]
+                    + ([node.module] if node.module else [])
+                )
+            found.add(base)
+            found.update(f"{base}.{alias.name}" for alias in node.names)
     return found
 
 
+def _part(path: Path) -> list[str]:
+    """The parts a module of svcdns/ is in (one, if the tables above are right)."""
+    relative = path.relative_to(PACKAGE)
+    found: list[str] = []
+    if len(relative.parts) > 1 and relative.parts[0] in SUBPACKAGES:
+        found.append(relative.parts[0])
+    if len(relative.parts) == 1 and relative.name in FACE:
+        found.append("face")
+    if relative == Path(ROOT):
+        found.append("root")
+    return found
+
+
+MODULES = sorted(PACKAGE.rglob("*.py"))
+# Dotted module name -> its part; a module in no part or in two is `unclassified`, which no
+# part may import (and `test_every_module_is_in_exactly_one_part` fails on it).
+PART_OF_MODULE = {
+    _dotted(p): parts[0] if len(parts := _part(p)) == 1 else "unclassified" for p in MODULES
+}
+
+
 def _part_of(module: str) -> str | None:
-    """`svcdns.core.answer` -> `core`; the package root and the face -> None."""
+    """The part of the svcdns module an imported name lies in (`svcdns.core.answer.soa` ->
+    `core`, `svcdns.config` -> `face`, `svcdns.SPEC_VERSION` -> `root`); None outside svcdns."""
     parts = module.split(".")
-    if parts[0] != "svcdns" or len(parts) < 2 or parts[1] not in ALLOWED:
+    if parts[0] != "svcdns":
         return None
-    return parts[1]
+    while ".".join(parts) not in PART_OF_MODULE:
+        parts.pop()
+    return PART_OF_MODULE[".".join(parts)]
 
 
-MODULES = sorted(p for p in PACKAGE.rglob("*.py") if p.parent != PACKAGE)
+def _crossings(path: Path, source: str | None = None) -> set[str]:
+    """What `path` imports (or would, holding `source`) from parts it may not import."""
+    (part,) = _part(path)
+    allowed = ALLOWED[part] | {part, "root"}
+    return {
+        module
+        for module in _imports(path, source)
+        if (target := _part_of(module)) is not None and target not in allowed
+    }
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_every_module_is_in_exactly_one_part(path: Path) -> None:
+    """A new top-level module must be added to `FACE`, a new folder to `ALLOWED`."""
+    assert len(_part(path)) == 1, f"{path.relative_to(PACKAGE)} is in parts {_part(path)}"
+
+
+def test_the_face_lists_only_modules_that_exist() -> None:
+    assert {name for name in FACE if not (PACKAGE / name).is_file()} == set()
 
 
 @pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(PACKAGE)))
 def test_module_imports_only_the_parts_below_it(path: Path) -> None:
-    part = path.relative_to(PACKAGE).parts[0]
-    allowed = ALLOWED[part] | {part}
-    crossing = {
-        module
-        for module in _imports(path)
-        if (target := _part_of(module)) is not None and target not in allowed
-    }
+    if len(_part(path)) != 1:
+        pytest.skip("not in one part: test_every_module_is_in_exactly_one_part fails")
+    crossing = _crossings(path)
     assert not crossing, f"{path.relative_to(PACKAGE)} imports {sorted(crossing)}"
+
+
+@pytest.mark.parametrize(
+    ("module", "source", "crosses"),
+    [
+        pytest.param("dns/x.py", "from svcdns.config import Config", True, id="dns-imports-face"),
+        pytest.param("dns/x.py", "from ..config import Config", True, id="dns-relative-face"),
+        pytest.param("core/x.py", "from svcdns import settings", True, id="core-face-by-from"),
+        pytest.param("net/x.py", "import svcdns.recursion", True, id="net-imports-face"),
+        pytest.param("ops/x.py", "from svcdns.logs import logged", True, id="ops-imports-face"),
+        pytest.param("sources/x.py", "from svcdns.serve import serve", True, id="sources-face"),
+        pytest.param("wire/x.py", "from svcdns.core import rr", True, id="wire-imports-core"),
+        pytest.param("net/x.py", "from svcdns.dns.codec import Query", True, id="net-imports-dns"),
+        pytest.param("core/x.py", "from .. import __version__", False, id="core-root-relative"),
+        pytest.param("core/x.py", "from svcdns import SPEC_VERSION", False, id="core-imports-root"),
+        pytest.param("dns/x.py", "from svcdns.wire import header", False, id="dns-imports-wire"),
+        pytest.param("cli.py", "from svcdns.sources.kube import KubeSource", False, id="face-all"),
+        pytest.param("serve.py", "from svcdns.config import Config", False, id="face-imports-face"),
+    ],
+)
+def test_the_layer_check_finds_each_crossing(module: str, source: str, crosses: bool) -> None:
+    """The check above on a module that does not exist: a part importing the face fails."""
+    assert bool(_crossings(PACKAGE / module, source)) is crosses
+
+
+def _layout() -> list[str]:
+    """The first word of each line of README LAYOUT's code block that starts with svcdns/."""
+    section = README.read_text(encoding="utf-8").split("\n## LAYOUT\n", 1)[1].split("\n## ")[0]
+    block = re.search(r"^```[^\n]*\n(.*?)^```", section, re.M | re.S)
+    assert block, "README LAYOUT has no code block"
+    return [line.split()[0] for line in block[1].splitlines() if line.startswith("svcdns/")]
+
+
+def test_readme_layout_names_every_module_once() -> None:
+    """One line each: `svcdns/dns/handler.py  what it is`; a part's `__init__.py` is its
+    folder's line (`svcdns/dns/`), the package root's is `svcdns/__init__.py`."""
+    expected = {
+        f"svcdns/{p.parent.relative_to(PACKAGE)}/"
+        if p.name == "__init__.py" and p.parent != PACKAGE
+        else f"svcdns/{p.relative_to(PACKAGE)}"
+        for p in MODULES
+    }
+    named = _layout()
+    assert sorted(expected - set(named)) == [], "README LAYOUT leaves these out"
+    assert sorted(set(named) - expected) == [], "README LAYOUT names what is no module"
+    assert sorted({n for n in named if named.count(n) > 1}) == [], "named on two lines"
 
 
 @pytest.mark.parametrize("library", sorted(OWNERS))
