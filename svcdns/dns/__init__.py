@@ -1,1 +1,2 @@
-"""Wire format: DNS messages in, DNS messages out (bytes to bytes, no sockets). Imports `core`."""
+"""DNS messages in, DNS messages out (bytes to bytes, no sockets): the fast and full paths,
+the forwarding decision, transfers, the reply dispatcher. Imports `core` and `wire`."""

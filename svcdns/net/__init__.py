@@ -1,1 +1,2 @@
-"""Sockets: the UDP/TCP listeners. Handed a `handle` callable; imports no other part of svcdns."""
+"""Sockets: the UDP/TCP listeners, the upstream exchange, the forward cache's store. Handed
+callables; imports only `wire` of svcdns."""

@@ -1,1 +1,2 @@
-"""Operations: /health /ready /metrics over HTTP. Imports `core` at most."""
+"""Operations: /health /ready /metrics over HTTP, every metric named. Imports `core` and
+`net`'s listen address."""
