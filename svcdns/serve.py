@@ -84,11 +84,11 @@ class Runtime:
             new = worker_config(new)
         changed, restart = sighup_changes(old, new)
         recursion.reconfigure(new)
-        handler.forwarding = handler.fast.chase_external = recursion.enabled
-        handler.rotation.enabled = new.rotate
         if new.ttl != old.ttl:
             self.state.reconfigure(new.zone_settings(), now=time.time())
-            handler.fast.refresh()
+        handler.reconfigure(
+            forwarding=recursion.enabled, rotate=new.rotate, settings_changed=new.ttl != old.ttl
+        )
         server.tcp_idle_timeout = new.tcp_idle_timeout
         server.max_tcp_connections = new.tcp_max_connections
         self._limit_rate(server, new.max_qps_per_client)

@@ -111,6 +111,14 @@ class Handler:
         self._report_malformed = BoundedReport("malformed packets the parser choked on (FORMERR)")
         self._report_servfail = BoundedReport("errors while answering (SERVFAIL)")
 
+    def reconfigure(self, *, forwarding: bool, rotate: bool, settings_changed: bool) -> None:
+        """New settings while serving (SIGHUP): forwarding on or off, rotation, and the
+        fast path's bytes made again when the zone's settings (the TTL) changed."""
+        self.forwarding = self.fast.chase_external = forwarding
+        self.rotation.enabled = rotate
+        if settings_changed:
+            self.fast.refresh()
+
     def handle(self, data: bytes, *, udp: bool) -> bytes | Outside | Transfer | None:
         try:
             reply = self.fast.answer(data, udp=udp)
