@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -39,6 +40,9 @@ class Feed:
         self._manifests: ManifestSource | None = None
         self._api: KubeSource | None = None
         self._poller: asyncio.Task[None] | None = None
+        # Batches the watch threads handed over that the loop has yet to apply.
+        self._queued = 0
+        self._queue_lock = threading.Lock()
 
     def apply(self, events: list[Event], received: float | None = None) -> None:
         """Apply a batch; `received` (monotonic) is when its events arrived, so the delay to
@@ -52,6 +56,11 @@ class Feed:
         )
         for kind, count in kinds.items():
             self.metrics.events.labels(kind).inc(count)
+
+    def _apply_queued(self, events: list[Event], received: float) -> None:
+        with self._queue_lock:
+            self._queued -= 1
+        self.apply(events, received)
 
     def load_manifests(self) -> None:
         """Read the manifests before anything listens: a broken file exits at once."""
@@ -126,13 +135,15 @@ class Feed:
                 log.warning(
                     "not synced after %.1f s (waiting for %s): answering from what is known",
                     self.config.startup_timeout,
-                    ", ".join(source.pending()),
+                    _waiting_for(source.pending(), self._queued),
                 )
                 settle_after_load()
                 state.mark_synced()
 
         def sink(events: list[Event]) -> None:  # called from the watch threads
-            loop.call_soon_threadsafe(self.apply, events, time.monotonic())
+            with self._queue_lock:
+                self._queued += 1
+            loop.call_soon_threadsafe(self._apply_queued, events, time.monotonic())
 
         def on_synced() -> None:  # called from the watch thread that listed last
             loop.call_soon_threadsafe(synced)
@@ -144,6 +155,14 @@ class Feed:
         )
         loop.call_later(self.config.startup_timeout, give_up_waiting)
         self.pending = source.pending
+
+
+def _waiting_for(kinds: list[str], queued: int) -> str:
+    """What a sync still waits for: kinds not listed yet, or listed batches not applied yet
+    (the lists are done, the event loop is still indexing what they brought)."""
+    if kinds:
+        return ", ".join(kinds)
+    return f"{queued} listed batch(es) still being applied" if queued else "the last sync step"
 
 
 def settle_after_load() -> None:
