@@ -1,6 +1,6 @@
 """Helper processes of `propagation.py --cluster`: the churning fake API, a UDP load client.
 
-    python bench/churn_api.py api CLUSTER_JSON --kubeconfig PATH --queries PATH
+    python bench/churn_api.py api CLUSTER_JSON --kubeconfig PATH --queries PATH [--tls]
     python bench/churn_api.py load --port PORT --qps RATE --seconds S --queries PATH
 
 `api` loads every object of a generated `cluster.json` (bench/cluster.py) into
@@ -75,8 +75,8 @@ def emit(message: dict[str, Any]) -> None:
 class ChurningApi:
     """The fake API server loaded with a cluster, and the endpoint changes it can make."""
 
-    def __init__(self) -> None:
-        self.fake = FakeApiServer()
+    def __init__(self, *, tls: bool = False) -> None:
+        self.fake = FakeApiServer(tls=tls)
         self.slices: dict[tuple[str, str], dict[str, Any]] = {}
         self.candidates: list[Candidate] = []
         self.counts: dict[str, int] = {}
@@ -215,7 +215,7 @@ def read_lines(lines: queue.Queue[str]) -> None:
 
 
 def serve_api(args: argparse.Namespace) -> int:
-    api = ChurningApi()
+    api = ChurningApi(tls=args.tls)
     try:
         load_seconds = api.load(args.cluster)
         kubeconfig = api.fake.write_kubeconfig(args.kubeconfig)
@@ -324,6 +324,7 @@ def main(argv: list[str] | None = None) -> int:
     api.add_argument("cluster", type=Path)
     api.add_argument("--kubeconfig", type=Path, required=True)
     api.add_argument("--queries", type=Path, required=True, help="dnsperf file to write")
+    api.add_argument("--tls", action="store_true", help="HTTPS (client-go sends tokens only so)")
     load = commands.add_parser("load", help="fixed-rate UDP queries (no dnsperf)")
     load.add_argument("--port", type=int, required=True)
     load.add_argument("--qps", type=float, required=True)

@@ -569,13 +569,19 @@ class Upstream:
 # -- the servers --------------------------------------------------------------------------------
 
 
-def corefile(*, port: int, ready: int, kubeconfig: Path, upstream: int) -> str:
+def corefile(*, port: int, ready: int, kubeconfig: Path, upstream: int, cache: int = 0,
+             metrics: int = 0) -> str:  # fmt: skip
+    """kubeadm's Corefile on loopback; `cache` and `metrics` (a port): its `cache 30` and
+    `prometheus` (bench/coredns.py), left out when 0 (here)."""
     return (
         f".:{port} {{\n    bind 127.0.0.1\n    errors\n    ready 127.0.0.1:{ready}\n"
         f"    kubernetes {ZONE} in-addr.arpa ip6.arpa {{\n"
         f"        kubeconfig {kubeconfig} fake\n        pods insecure\n"
         f"        fallthrough in-addr.arpa ip6.arpa\n        ttl {TTL}\n    }}\n"
-        f"    forward . 127.0.0.1:{upstream}\n    loadbalance\n}}\n"
+        + (f"    prometheus 127.0.0.1:{metrics}\n" if metrics else "")
+        + f"    forward . 127.0.0.1:{upstream}\n"
+        + (f"    cache {cache}\n" if cache else "")
+        + "    loadbalance\n}\n"
     )
 
 

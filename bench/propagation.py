@@ -227,13 +227,14 @@ class Svcdns:
 class ApiProcess:
     """bench/churn_api.py `api`: the fake API server with a cluster, in its own process."""
 
-    def __init__(self, cluster: Path, folder: Path) -> None:
+    def __init__(self, cluster: Path, folder: Path, *, tls: bool = False) -> None:
         self.kubeconfig = folder / "kubeconfig"
         self.queries = folder / "queries.txt"
         self.process = subprocess.Popen(
             [
                 *(sys.executable, str(BENCH / "churn_api.py"), "api", str(cluster)),
                 *("--kubeconfig", str(self.kubeconfig), "--queries", str(self.queries)),
+                *(["--tls"] if tls else []),  # bench/coredns.py: client-go wants HTTPS
             ],
             cwd=REPO,
             stdin=subprocess.PIPE,
