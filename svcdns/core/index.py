@@ -18,6 +18,7 @@ zone. Imports only the core.
 
 from __future__ import annotations
 
+import struct
 from collections import Counter
 from collections.abc import Iterable
 
@@ -34,7 +35,13 @@ from svcdns.core.wire import (
     name_text,
     name_wire,
 )
-from svcdns.core.zonedata import SelfSRV, ServiceRecords, self_srv_records, srv_set
+from svcdns.core.zonedata import (
+    SelfSRV,
+    ServiceRecords,
+    domain_of,
+    self_srv_records,
+    srv_set,
+)
 
 ServiceKey = tuple[str, str]  # (namespace, name)
 _ADDRESS_TYPES = (RRType.A, RRType.AAAA)
@@ -178,11 +185,20 @@ class RecordIndex:
     ) -> Stored | None:
         """`_form`, leaving out each record whose target name cannot be encoded (checked
         only when encoding fails: the common case pays nothing)."""
+        kept = merged
         try:
             return self._form(owner, merged, addresses, wires, blob=blob)
+        except (OverflowError, struct.error):
+            pass  # below, with the same reason
         except UnencodableName:
             kept = tuple(r for r in merged if _target_encodable(r, owner, wires, left_out))
+        try:
             return self._form(owner, kept, addresses, wires, blob=blob) if kept else None
+        except (OverflowError, struct.error):
+            # An RRset past what one message can carry (its lengths are 16-bit: a few
+            # thousand endpoints behind one name): left out, this owner only.
+            left_out.append(f"{owner[:100]}: {len(kept)} records, more than a message holds")
+            return None
 
     def set_service(
         self,
@@ -219,7 +235,7 @@ class RecordIndex:
         old_owners = self._owners_of.get(key, ())
         if not new and not old_owners:
             return set()
-        domain_name = f"{key[1]}.{key[0]}.svc.{self.zone}".lower()
+        domain_name = domain_of(key[0], key[1], self.zone)
         domain = wires.get(domain_name) or _wire_or_none(domain_name)
         shared = _most_common(v for k, v in self_srv.items() if k != domain_name)
         own = self_srv.get(domain_name, ())
@@ -232,6 +248,9 @@ class RecordIndex:
         old_shared = self.endpoint_ports.get(domain, ()) if domain else ()
         old_own = self.service_ports.get(domain, ()) if domain else ()
         old_set = set(old_owners)
+        # First every owner's form, then the writes: whatever raises on the way (a Service
+        # the encoder cannot lay out) leaves the tables as they were.
+        writes: list[tuple[bytes, Stored | None, Stored | None]] = []
         for wire in (*old_owners, *(w for w in new if w not in old_set)):
             owner, mine = new.get(wire, ("", ()))
             owner = owner or name_text(wire)
@@ -240,7 +259,7 @@ class RecordIndex:
             current = None if fresh else self.stored(wire)
             merged = mine
             if current is not None and not under(owner, self.zone):
-                merged = _merge_shared(self.decoded(owner, wire) or {}, key, mine)
+                merged = _merge_shared(self.decoded(owner, wire) or {}, key, mine, self.zone)
             ports = self_srv.get(owner)
             implied_changed = False
             if ports is None or not merged:
@@ -267,6 +286,8 @@ class RecordIndex:
                 endpoint_changed |= endpoint and (form != current or implied_changed)
             if form != current or implied_changed:
                 changed.add(owner)
+            writes.append((wire, current, form))
+        for wire, current, form in writes:
             if current is not None:
                 del self._tables[current[0]][wire]
             if form is not None:
@@ -375,14 +396,14 @@ def _target_encodable(
 
 
 def _merge_shared(
-    current: dict[int, RRset], key: ServiceKey, mine: tuple[Record, ...]
+    current: dict[int, RRset], key: ServiceKey, mine: tuple[Record, ...], zone: str
 ) -> tuple[Record, ...]:
     """A shared reverse owner: the other Services' PTRs kept, this Service's replaced, in
     Service order."""
     by_service: dict[ServiceKey, list[Record]] = {}
     for rrset in current.values():
         for record in rrset:
-            contributor = _service_of_target(str(record.data))
+            contributor = _service_of_target(str(record.data), zone)
             if contributor != key:
                 by_service.setdefault(contributor or ("", ""), []).append(record)
     if mine:
@@ -390,13 +411,14 @@ def _merge_shared(
     return tuple(r for k in sorted(by_service) for r in by_service[k])
 
 
-def _service_of_target(target: str) -> ServiceKey | None:
-    """`db-0.db.shop.svc.<zone>` or `db.shop.svc.<zone>` -> ("shop", "db")."""
-    labels = target.split(".")
-    if "svc" not in labels:
+def _service_of_target(target: str, zone: str) -> ServiceKey | None:
+    """`db-0.db.shop.svc.<zone>` or `db.shop.svc.<zone>` -> ("shop", "db"); read from the
+    zone's end, so a Service or namespace named `svc` is read right."""
+    suffix = ".svc." + zone
+    if not target.endswith(suffix):
         return None
-    at = labels.index("svc")
-    return (labels[at - 1], labels[at - 2]) if at >= 2 else None
+    labels = target[: -len(suffix)].split(".")
+    return (labels[-1], labels[-2]) if len(labels) >= 2 else None
 
 
 def _by_type(records: tuple[Record, ...]) -> list[tuple[Record, ...]]:

@@ -183,9 +183,10 @@ def encode_blob(
         count = 0
         for target, start in targets.items():
             # Each address names its owner by a pointer to the target inside the SRV rdata.
-            owner_bytes = (POINTER | start).to_bytes(2, "big")
-            if start > MAX_POINTER:
+            if start > MAX_POINTER:  # past where a pointer reaches: the name spelled out
                 owner_bytes = _wire_of(target, wires)
+            else:
+                owner_bytes = (POINTER | start).to_bytes(2, "big")
             for extra in addresses.get(target, ()):
                 rdata = address_bytes(str(extra.data))
                 additional += owner_bytes

@@ -55,7 +55,12 @@ class NamedEndpoint:
 
 
 def service_domain(service: Service, zone: str) -> str:
-    return f"{service.name}.{service.namespace}.svc.{zone}".lower()
+    return domain_of(service.namespace, service.name, zone)
+
+
+def domain_of(namespace: str, name: str, zone: str) -> str:
+    """`<name>.<namespace>.svc.<zone>`, lower-cased: a Service's own name."""
+    return f"{name}.{namespace}.svc.{zone}".lower()
 
 
 def address_type(address: str) -> RRType:

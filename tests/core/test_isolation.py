@@ -196,3 +196,65 @@ def test_any_failure_while_computing_one_service_costs_that_service_only(
     assert records(state, "after.shop.svc.cluster.local", RRType.A) == ["10.96.0.3"]
     assert "web.shop.svc.cluster.local" not in state.index.rrsets
     assert len(lines) == 1 and "RuntimeError: boom" in lines[0] and len(lines[0]) < 600
+
+
+def test_a_failure_midway_through_a_service_leaves_nothing_of_it_behind(
+    lines: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The index computes every owner's form before it writes any: a Service whose encoding
+    fails half-way is not left half-stored (its names served and never removed)."""
+    from svcdns.core import index as index_module
+
+    real = index_module.RecordIndex._form
+    calls = {"n": 0}
+
+    def failing_later(self: Any, owner: str, *args: Any, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise RuntimeError("the encoder failed half-way")
+        return real(self, owner, *args, **kwargs)
+
+    monkeypatch.setattr(index_module.RecordIndex, "_form", failing_later)
+    state = new_state(lines)
+    addresses = [{"addresses": [f"10.244.0.{n}"]} for n in range(1, 9)]
+    headless = {
+        "kind": "Service",
+        "metadata": {"name": "db", "namespace": "shop"},
+        "spec": {"clusterIP": "None", "ports": [{"name": "http", "port": 8080}]},
+    }
+    state.apply_all(events(headless, endpoint_slice("db-a", "db", *addresses)), now=T0)
+    assert state.index.records() == []
+    assert state.index.interior == {} and state.index.endpoint_ports == {}
+    assert len(lines) == 1 and "RuntimeError" in lines[0]
+
+
+def test_an_rrset_too_big_for_a_message_costs_only_that_rrset(lines: list[str]) -> None:
+    """A blob's lengths are 16-bit: the SRV set of 1,200 endpoints does not fit in one message
+    (64 KiB); it is left out alone, every address and the Service's A set are served."""
+    state = new_state(lines)
+    addresses = [{"addresses": [f"10.244.{n // 250}.{n % 250 + 1}"]} for n in range(1200)]
+    headless = {
+        "kind": "Service",
+        "metadata": {"name": "big", "namespace": "shop"},
+        "spec": {"clusterIP": "None", "ports": [{"name": "http", "port": 8080}]},
+    }
+    batch = events(
+        headless, endpoint_slice("big-a", "big", *addresses), service("after", "10.96.0.3", "http")
+    )
+    state.apply_all(batch, now=T0)
+    assert len(records(state, "big.shop.svc.cluster.local", RRType.A)) == 1200
+    assert records(state, "10-244-0-1.big.shop.svc.cluster.local", RRType.A) == ["10.244.0.1"]
+    assert records(state, "_http._tcp.big.shop.svc.cluster.local", RRType.SRV) == []
+    assert records(state, "after.shop.svc.cluster.local", RRType.A) == ["10.96.0.3"]
+    assert len(lines) == 1 and "more than a message holds" in lines[0]
+
+
+def test_a_service_named_svc_replaces_its_ptr(lines: list[str]) -> None:
+    """Reverse names are shared; each PTR is filed under the Service its target names, read
+    from the zone's end (a Service called `svc` used to keep its old PTR for ever)."""
+    state = new_state(lines)
+    state.apply_all(events(service("svc", "10.96.0.1", "http")), now=T0)
+    assert records(state, "1.0.96.10.in-addr.arpa", RRType.PTR) == ["svc.shop.svc.cluster.local"]
+    state.apply_all(events(service("svc", "10.96.0.9", "http")), now=T0 + 1)
+    assert records(state, "1.0.96.10.in-addr.arpa", RRType.PTR) == []
+    assert records(state, "9.0.96.10.in-addr.arpa", RRType.PTR) == ["svc.shop.svc.cluster.local"]
