@@ -83,6 +83,8 @@ class Runtime:
         if self.worker is not None:
             new = worker_config(new)
         changed, restart = sighup_changes(old, new)
+        # What needs a restart keeps its value until then (the zone, the pod mode...).
+        new = dataclasses.replace(new, **{f: getattr(old, f) for f in RESTART_SETTINGS})
         recursion.reconfigure(new)
         if new.ttl != old.ttl:
             self.state.reconfigure(new.zone_settings(), now=time.time())
@@ -93,7 +95,7 @@ class Runtime:
         server.max_tcp_connections = new.tcp_max_connections
         self._limit_rate(server, new.max_qps_per_client)
         self.feed.set_watch_timeout(new.watch_timeout)
-        self.config = dataclasses.replace(new, **{f: getattr(old, f) for f in RESTART_SETTINGS})
+        self.config = new
         log.info(
             "SIGHUP: read %s again: %s%s",
             old.config_file,

@@ -212,3 +212,20 @@ def test_rotation_is_on_by_default_and_sighup_turns_it_off_and_on(
 def test_no_rotate_keeps_one_order(start_server: ServerFactory) -> None:
     server = start_server(CLUSTER_YAML, "--no-rotate")
     assert len(set(first_addresses(server, 4))) == 1
+
+
+def test_a_reload_that_also_changes_the_zone_applies_only_the_ttl(
+    start_server: ServerFactory, tmp_path: Path
+) -> None:
+    """The zone needs a restart: a SIGHUP that changes it with the TTL must not hand the new
+    zone to the answerer while the index and the fast path still serve the old one."""
+    config = tmp_path / "svcdns.yaml"
+    server = configured(start_server, config, "ttl: 5\n")
+    line = reload(server, config, "ttl: 7\nzone: other.local\n")
+    assert "--ttl applied" in line and "needs a restart to change: --zone" in line
+    for rdtype in ("A", "SOA", "ANY"):  # the fast path, and the full path's answerer
+        assert server.udp(WEB, rdtype).rcode() == dns.rcode.NOERROR
+    assert server.udp(WEB, "A").answer[0].ttl == 7
+    apex = server.udp("cluster.local", "SOA")
+    assert apex.rcode() == dns.rcode.NOERROR and apex.answer[0].ttl == 7
+    assert server.udp("web.shop.svc.other.local", "A").rcode() == dns.rcode.REFUSED
