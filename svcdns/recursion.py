@@ -125,9 +125,10 @@ class Recursion:
     def plain(self, data: bytes, client: Any) -> bytes | Awaitable[bytes] | None:
         """A plain UDP question outside the zones, decided from its bytes: the cached reply
         at once, or the exchange to await; None for anything else (the full path)."""
-        decision = self.forwarding.plain(data, _host(client), time.monotonic())
-        if decision is None:
+        question = self.forwarding.plain_question(data)
+        if question is None:
             return None
+        decision = self.forwarding.plain(data, question, _host(client), time.monotonic())
         if isinstance(decision, Sent) and decision.source == "cache":
             return decision.message
         return self._settle(data, decision)
@@ -185,8 +186,7 @@ class Recursion:
         the upstream it comes back to us from, or None. Nodes whose resolv.conf points at
         the cluster DNS are the classic cause."""
         labels = (secrets.token_hex(8), "svcdns-loop-check")
-        forwarding = self.forwarding
-        forwarding.probe = ".".join(labels)
+        self.forwarding.probe = ".".join(labels)
         question = b"".join(bytes((len(x),)) + x.encode() for x in labels) + b"\x00\x00\x01\x00\x01"
         servers = dict.fromkeys([*self.upstreams, *self.stub_servers()])
         try:

@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from svcdns.core.wire import name_wire
 from svcdns.dns.codec import chased_reply
 from svcdns.dns.forwarded import client_reply, error_reply, plain_question, reply_from_cache
 from svcdns.dns.handler import Outside
@@ -148,28 +149,36 @@ class Forwarding:
         self.cache = cache
         self._body, self._stale_body = body, stale_body
         # Names under these are ours (or the full path's to judge): never plain-forwarded.
-        self._zones = tuple(zones)
+        self._zone_wires = tuple(name_wire(zone) for zone in zones)
         self._report_unreadable = report_unreadable
         self.probe = ""  # the loop check's random name while it runs
         self.looped = False  # that name came back to us
 
     # -- deciding ------------------------------------------------------------------------
 
-    def plain(self, data: bytes, host: str, now: float) -> Sent | Ask | None:
-        """A plain UDP query for a name outside the zones, decided from its bytes (no
-        parser); None for anything else, which the full path decides."""
+    def plain_question(self, data: bytes) -> Plain | None:
+        """A plain UDP query for a name outside the zones, read from its bytes (no parser);
+        None for anything else, which the full path decides. The zones are checked on the
+        wire first: the zone's own questions the fast path passes on pay little here."""
         if not self.policy.enabled:
             return None
         parsed = plain_question(data, udp=True)
         if parsed is None:
             return None
         end, opt, limit = parsed
+        wire = data[HEADER_SIZE : end - 4].lower()
+        # A false match (a label holding a length byte) only sends a question to the full
+        # path, which decides it as well.
+        if any(wire.endswith(zone) for zone in self._zone_wires):
+            return None
         # As the full parser spells it: a dot inside a label escaped.
         found, _ = labels(data, HEADER_SIZE)
         name = b".".join(label.replace(b".", b"\\.") for label in found).decode().lower()
-        if any(name == zone or name.endswith("." + zone) for zone in self._zones):
-            return None
-        return self._decide(data, Plain(end, opt, limit, name), host, now)
+        return Plain(end, opt, limit, name)
+
+    def plain(self, data: bytes, question: Plain, host: str, now: float) -> Sent | Ask:
+        """Decide a question `plain_question` read."""
+        return self._decide(data, question, host, now)
 
     def decide(self, data: bytes, outside: Outside, host: str, now: float) -> Sent | Ask:
         """A question the full path found outside the zones."""

@@ -177,11 +177,11 @@ class Handler:
             # stands, CNAME then NODATA with our SOA (RFC 1034 4.3.2 3a, RFC 2308 2.2).
             return None
         end = question_end(data)
+        if end < 0:  # a compressed question: nothing to forward it as
+            return None
         try:
             question = name_wire(target) + data[end - 4 : end]
         except ValueError:
-            return None
-        if end < 0:
             return None
         limit = query.udp_limit() if udp else MAX_TCP
         return Outside(target, end, _opt_of(query), limit, result.answer, question, query)

@@ -169,18 +169,18 @@ _A, _AAAA = b"\x00\x01", b"\x00\x1c"
 _SIZES = {_A: 4, _AAAA: 16}
 
 
-def rotated(entry: Entry, body: bytes) -> bytes:
+def rotated(entry: Entry, body: bytes | bytearray) -> bytes:
     """`body` (the entry's, TTLs as served) with each address run turned by one more
-    record than last time."""
+    record than last time; one copy at most."""
     if entry.served is None:
-        return body
+        return bytes(body)
     turn = entry.served[0]
     entry.served[0] = turn + 1
-    out = bytearray(body)
+    out = body if isinstance(body, bytearray) else bytearray(body)
     for start, size, count in entry.runs:
         shift = (turn % count) * size
         end = start + size * count
-        out[start:end] = body[start + shift : end] + body[start : start + shift]
+        out[start:end] = out[start + shift : end] + out[start : start + shift]
     return bytes(out)
 
 
@@ -191,7 +191,7 @@ def stale_body(entry: Entry) -> bytes:
     body = bytearray(entry.body)
     for offset in entry.ttl_offsets:
         struct.pack_into("!I", body, offset, STALE_TTL)
-    return rotated(entry, bytes(body))
+    return rotated(entry, body)
 
 
 def served_body(entry: Entry, now: float) -> bytes:
@@ -202,7 +202,7 @@ def served_body(entry: Entry, now: float) -> bytes:
     body = bytearray(entry.body)
     for offset, ttl in zip(entry.ttl_offsets, entry.ttls, strict=True):
         struct.pack_into("!I", body, offset, max(0, ttl - elapsed))
-    return rotated(entry, bytes(body))
+    return rotated(entry, body)
 
 
 class ForwardCache:

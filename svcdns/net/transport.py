@@ -1,5 +1,6 @@
-"""asyncio UDP and TCP listeners around `handle(bytes, client) -> bytes | None`, one per
-transport (the UDP one sizes its replies for a datagram).
+"""asyncio UDP and TCP listeners around `handle(bytes, client)`, one per transport (the UDP
+one sizes its replies for a datagram), which returns a reply, None (drop it) or an awaitable
+of a reply (forwarding; over TCP also a zone transfer's messages).
 
 A thin shell: framing (RFC 1035 section 4.2.2 / RFC 7766), an idle timeout, a cap on
 concurrent TCP connections. Nothing here may let bad input kill a loop.

@@ -42,6 +42,12 @@ def forwarding(*, serve_stale: float = 0.0, cache: ForwardCache | None = None) -
     )
 
 
+def plain(decide: Forwarding, data: bytes, host: str, now: float) -> Sent | Ask | None:
+    """What the shell does with a UDP question: read it, then decide it (None: not plain)."""
+    question = decide.plain_question(data)
+    return None if question is None else decide.plain(data, question, host, now)
+
+
 def query(name: str = NAME, rdtype: str = "A", **kwargs: Any) -> bytes:
     return dns.message.make_query(name, rdtype, **kwargs).to_wire()
 
@@ -60,7 +66,7 @@ def upstream_reply(data: bytes, *, ttl: int = 60, rcode: int = dns.rcode.NOERROR
 def test_a_miss_asks_the_upstream_then_a_hit_is_served_from_the_cache_counted_once() -> None:
     decide = forwarding()
     data = query()
-    first = decide.plain(data, "127.0.0.1", now=100.0)
+    first = plain(decide, data, "127.0.0.1", now=100.0)
     assert isinstance(first, Ask) and first.servers == (UPSTREAM,)
     assert first.question == data[12 : first.asked.end]
     decide.store(first.question, upstream_reply(data), now=100.0)
@@ -68,7 +74,7 @@ def test_a_miss_asks_the_upstream_then_a_hit_is_served_from_the_cache_counted_on
     assert reply.id == dns.message.from_wire(data).id
     assert reply.flags & dns.flags.RA and not reply.flags & dns.flags.AA
     assert [rr.ttl for rr in reply.answer] == [30]  # capped at the cache's 30 s
-    again = decide.plain(query(), "127.0.0.1", now=110.0)
+    again = plain(decide, query(), "127.0.0.1", now=110.0)
     assert isinstance(again, Sent) and again.source == "cache"
     cached = dns.message.from_wire(again.message)
     assert [rr.ttl for rr in cached.answer] == [20]  # counted down
@@ -78,16 +84,16 @@ def test_a_miss_asks_the_upstream_then_a_hit_is_served_from_the_cache_counted_on
 def test_an_entry_past_its_life_is_a_miss() -> None:
     decide = forwarding()
     data = query()
-    ask = decide.plain(data, "127.0.0.1", now=0.0)
+    ask = plain(decide, data, "127.0.0.1", now=0.0)
     assert isinstance(ask, Ask)
     decide.store(ask.question, upstream_reply(data, ttl=5), now=0.0)
-    assert isinstance(decide.plain(query(), "127.0.0.1", now=4.0), Sent)
-    assert isinstance(decide.plain(query(), "127.0.0.1", now=5.0), Ask)
+    assert isinstance(plain(decide, query(), "127.0.0.1", now=4.0), Sent)
+    assert isinstance(plain(decide, query(), "127.0.0.1", now=5.0), Ask)
 
 
 def test_clients_outside_allow_recursion_are_refused_without_touching_the_cache() -> None:
     decide = forwarding()
-    refused = decide.plain(query(), "203.0.113.9", now=0.0)
+    refused = plain(decide, query(), "203.0.113.9", now=0.0)
     assert isinstance(refused, Sent)
     reply = dns.message.from_wire(refused.message)
     assert reply.rcode() == dns.rcode.REFUSED and not reply.flags & dns.flags.RA
@@ -95,7 +101,7 @@ def test_clients_outside_allow_recursion_are_refused_without_touching_the_cache(
 
 
 def test_a_stub_domain_goes_to_its_own_servers() -> None:
-    ask = forwarding().plain(query("db.Corp.Example"), "10.1.2.3", now=0.0)
+    ask = plain(forwarding(), query("db.Corp.Example"), "10.1.2.3", now=0.0)
     assert isinstance(ask, Ask) and ask.servers == (CORP,)
 
 
@@ -105,30 +111,30 @@ def test_a_stub_domain_goes_to_its_own_servers() -> None:
 )
 def test_a_name_of_the_zones_never_reaches_the_forward_cache(name: str) -> None:
     decide = forwarding()
-    assert decide.plain(query(name), "127.0.0.1", now=0.0) is None
+    assert plain(decide, query(name), "127.0.0.1", now=0.0) is None
     assert (decide.cache.hits, decide.cache.misses) == (0, 0)
 
 
 def test_what_is_not_plain_is_left_to_the_full_path() -> None:
     decide = forwarding()
-    assert decide.plain(query(use_edns=1), "127.0.0.1", now=0.0) is None  # EDNS version 1
-    assert decide.plain(query(rdtype="A")[:-2], "127.0.0.1", now=0.0) is None  # cut short
+    assert plain(decide, query(use_edns=1), "127.0.0.1", now=0.0) is None  # EDNS version 1
+    assert plain(decide, query(rdtype="A")[:-2], "127.0.0.1", now=0.0) is None  # cut short
 
 
 def test_no_upstream_answer_serves_stale_within_the_window_else_servfail() -> None:
     decide = forwarding(serve_stale=60)
     data = query()
-    ask = decide.plain(data, "127.0.0.1", now=0.0)
+    ask = plain(decide, data, "127.0.0.1", now=0.0)
     assert isinstance(ask, Ask)
     decide.store(ask.question, upstream_reply(data, ttl=5), now=0.0)
-    later = decide.plain(query(), "127.0.0.1", now=10.0)
+    later = plain(decide, query(), "127.0.0.1", now=10.0)
     assert isinstance(later, Ask)
     stale = dns.message.from_wire(decide.finish(data, later, None, now=10.0))
     assert stale.rcode() == dns.rcode.NOERROR and [rr.ttl for rr in stale.answer] == [30]
     gone = dns.message.from_wire(decide.finish(data, later, None, now=100.0))
     assert gone.rcode() == dns.rcode.SERVFAIL and gone.flags & dns.flags.RA
     fresh = forwarding()  # serve-stale off
-    ask = fresh.plain(data, "127.0.0.1", now=0.0)
+    ask = plain(fresh, data, "127.0.0.1", now=0.0)
     assert isinstance(ask, Ask)
     assert dns.message.from_wire(fresh.finish(data, ask, None, now=0.0)).rcode() == 2
 
@@ -136,7 +142,7 @@ def test_no_upstream_answer_serves_stale_within_the_window_else_servfail() -> No
 def test_our_loop_probe_coming_back_is_answered_and_noted() -> None:
     decide = forwarding()
     decide.probe = "0123456789abcdef.svcdns-loop-check"
-    found = decide.plain(query(decide.probe), "127.0.0.1", now=0.0)
+    found = plain(decide, query(decide.probe), "127.0.0.1", now=0.0)
     assert isinstance(found, Sent) and decide.looped
     assert dns.message.from_wire(found.message).rcode() == dns.rcode.SERVFAIL
 
@@ -144,7 +150,7 @@ def test_our_loop_probe_coming_back_is_answered_and_noted() -> None:
 def test_an_unreadable_upstream_reply_is_servfail_and_not_kept() -> None:
     decide = forwarding()
     data = query()
-    ask = decide.plain(data, "127.0.0.1", now=0.0)
+    ask = plain(decide, data, "127.0.0.1", now=0.0)
     assert isinstance(ask, Ask)
     broken = upstream_reply(data)[:-3]
     decide.store(ask.question, broken, now=0.0)
