@@ -80,6 +80,7 @@ class FastPath:
         self._endpoint_ports = index.endpoint_ports
         self._service_ports = index.service_ports
         self._srv_from_endpoints = index.srv_from_endpoints
+        self._srv_section = index.srv_section
         # With forwarding on, an ExternalName's target outside the zones is looked up too.
         self.chase_external = False
         self.refresh()
@@ -153,10 +154,10 @@ class FastPath:
                         opt,
                     )
                 )
+            if qtype == _SRV and name in self._srv_from_endpoints:
+                return self._built(data, question_end, name, opt, limit)
             if qtype == _SRV and (
-                name in self._service_ports
-                or name[1 + name[0] :] in self._endpoint_ports
-                or name in self._srv_from_endpoints
+                name in self._service_ports or name[1 + name[0] :] in self._endpoint_ports
             ):
                 return None  # an implied SRV set (an endpoint's, a ClusterIP's): the full path
             return self._nodata(data, question_end, name, qtype, opt, limit)
@@ -194,8 +195,20 @@ class FastPath:
                 return _positive(data, question_end, ancount, arcount, body, anlen, opt, limit)
             position = start + anlen + arlen
         if qtype == _SRV and name in self._srv_from_endpoints:
-            return None  # a headless name's SRV set is built from its endpoints': full path
+            return self._built(data, question_end, name, opt, limit)
         return self._nodata(data, question_end, name, qtype, opt, limit)
+
+    def _built(
+        self, data: bytes, question_end: int, name: bytes, opt: bytes, limit: int
+    ) -> bytes | None:
+        """A headless name's SRV set, built from its endpoints' the first time it is asked
+        (`RecordIndex.srv_section`); None (the full path) when it does not fit a message."""
+        section = self._srv_section(name)
+        if section is None:
+            return None
+        _, ancount, arcount, anlen, _ = _unpack_type(section, 0)
+        body = section[TYPE_HEADER_SIZE:]
+        return _positive(data, question_end, ancount, arcount, body, anlen, opt, limit)
 
     def _nodata(
         self, data: bytes, question_end: int, name: bytes, qtype: bytes, opt: bytes, limit: int

@@ -308,3 +308,18 @@ def test_the_index_holds_exactly_the_records_zonedata_spells_out() -> None:
             assert sorted(map(repr, (r for rrset in stored.values() for r in rrset))) == sorted(
                 map(repr, records)
             ), owner
+
+
+def test_a_headless_names_srv_set_is_built_once_and_dropped_when_its_service_changes() -> None:
+    """Built from the endpoint names the first time it is asked (the fast path then answers
+    it), not on every question; a change to the Service drops it."""
+    state = ClusterState(ZoneSettings())
+    upsert(state, headless("db"))
+    upsert(state, slice_("db-1", "db", ("10.244.7.1", True), ("10.244.7.2", True)))
+    domain = name_wire("db.shop.svc.cluster.local")
+    section = state.index.srv_section(domain)
+    assert section is not None and state.index.srv_section(domain) is section
+    upsert(state, slice_("db-1", "db", ("10.244.7.1", True)), T0 + 1)
+    rebuilt = state.index.srv_section(domain)
+    assert rebuilt is not None and rebuilt != section
+    assert state.index.srv_section(name_wire("nosuch.shop.svc.cluster.local")) is None
