@@ -387,8 +387,10 @@ class RecordIndex:
 
 
 _NAMED_TARGETS = (RRType.CNAME, RRType.PTR)
-# Port tuples are few (most Services expose one or two ports): one object each.
+# Port tuples are few (most Services expose one or two ports): one object each. A memo,
+# bounded: past MAX_SHARED_PORTS distinct tuples it starts afresh (only sharing is lost).
 _SHARED_PORTS: dict[tuple[int, ...], tuple[int, ...]] = {}
+MAX_SHARED_PORTS = 4096
 
 
 def _most_common(found: Iterable[tuple[int, ...]]) -> tuple[int, ...]:
@@ -398,6 +400,8 @@ def _most_common(found: Iterable[tuple[int, ...]]) -> tuple[int, ...]:
 
 def _keep(table: dict[bytes, tuple[int, ...]], domain: bytes, ports: tuple[int, ...]) -> None:
     if ports:
+        if len(_SHARED_PORTS) >= MAX_SHARED_PORTS and ports not in _SHARED_PORTS:
+            _SHARED_PORTS.clear()
         table[domain] = _SHARED_PORTS.setdefault(ports, ports)
     else:
         table.pop(domain, None)
