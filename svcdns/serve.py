@@ -149,8 +149,8 @@ class Runtime:
                 "no upstream (/etc/resolv.conf has none): names outside the zones get REFUSED"
             )
         handler = Handler(self.state, forwarding=recursion.enabled, rotate=config.rotate)
-        if recursion.enabled:
-            recursion.bind_metrics(metrics)
+        # Bound even with forwarding off: a SIGHUP may turn it on, and the series stay put.
+        recursion.bind_metrics(metrics)
         server = self._listeners(handler, recursion)
         loop.add_signal_handler(signal.SIGHUP, lambda: self.reload(handler, recursion, server))
         stopping: list[str] = []  # "shutting down" once signalled: /ready turns 503 at once

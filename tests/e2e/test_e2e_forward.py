@@ -509,6 +509,26 @@ def test_sighup_applies_new_upstreams_and_ttl_without_losing_a_query(
         other.stop()
 
 
+def test_forwarding_turned_on_by_sighup_is_counted(
+    start_server: ServerFactory, upstream: UpstreamServer, tmp_path: Path
+) -> None:
+    """The forwarding metrics are there from the start, so forwarding that a SIGHUP turns
+    on is counted like forwarding that was on from the start."""
+    config = tmp_path / "svcdns.yaml"
+    config.write_text("upstream: none\n")
+    server = start_server(CLUSTER_YAML, "--config", str(config), upstream=None)
+    assert ask(server, NAME).rcode() == dns.rcode.REFUSED
+    assert "svcdns_forward_in_flight 0.0" in get(f"{ops_url(server)}/metrics")[2]
+    config.write_text(f"upstream: [{upstream.address}]\n")
+    server.proc.send_signal(signal.SIGHUP)
+    assert server.wait_for_line(lambda text: "SIGHUP: read" in text, 5)
+    assert answer_data(ask(server, NAME), "A") == ["192.0.2.10"]
+    text = get(f"{ops_url(server)}/metrics")[2]
+    up = upstream.address
+    assert f'svcdns_forward_requests_total{{rcode="NOERROR",upstream="{up}"}} 1.0' in text
+    assert "svcdns_cache_misses_total 1.0" in text
+
+
 def test_above_max_concurrent_a_question_gets_servfail_at_once(
     start_server: ServerFactory, upstream: UpstreamServer
 ) -> None:
