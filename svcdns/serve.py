@@ -52,6 +52,9 @@ class Runtime:
         self.feed = Feed(config, self.state, self.metrics)
         # Made even when off (0), so that SIGHUP can turn the limit on; not used until then.
         self._rate = ClientRate(config.max_qps_per_client)
+        # The stop signal and the exit status the loop check sets; its tasks.
+        self._stopping: tuple[asyncio.Event, list[int]] = (asyncio.Event(), [0])
+        self._checks: list[asyncio.Task[None]] = []
 
     async def _transfer(self, transfer: Transfer, client: Any) -> bytes | list[bytes]:
         """AXFR/IXFR over TCP (dns.axfr decides who may): a snapshot taken now, decoded off
@@ -85,7 +88,10 @@ class Runtime:
         changed, restart = sighup_changes(old, new)
         # What needs a restart keeps its value until then (the zone, the pod mode...).
         new = dataclasses.replace(new, **{f: getattr(old, f) for f in RESTART_SETTINGS})
+        was_forwarding = recursion.enabled
         recursion.reconfigure(new)
+        if recursion.enabled and not was_forwarding:  # as at start: the loop check once
+            self._checks.append(asyncio.create_task(recursion.stop_on_loop(*self._stopping)))
         if new.ttl != old.ttl:
             self.state.reconfigure(new.zone_settings(), now=time.time())
         handler.reconfigure(
@@ -152,13 +158,13 @@ class Runtime:
         # Bound even with forwarding off: a SIGHUP may turn it on, and the series stay put.
         recursion.bind_metrics(metrics)
         server = self._listeners(handler, recursion)
+        stop, exit_code = self._stopping
+        _stop_on_signals(stop)  # before the "serving" line: a SIGTERM after it is ours
         loop.add_signal_handler(signal.SIGHUP, lambda: self.reload(handler, recursion, server))
         stopping: list[str] = []  # "shutting down" once signalled: /ready turns 503 at once
         ops = OpsServer(pending=lambda: stopping + self.feed.pending(), metrics=metrics)
-        stop = _stop_on_signals()  # before the "serving" line: a SIGTERM after it is ours
         bound = await server.start()
-        exit_code: list[int] = [0]
-        checks: list[asyncio.Task[None]] = []
+        checks = self._checks
         try:
             if config.http and config.http.lower() != "none":
                 ops_address = await ops.start(parse_listen(config.http))
@@ -201,12 +207,10 @@ class Runtime:
         return 0
 
 
-def _stop_on_signals() -> asyncio.Event:
-    stop = asyncio.Event()
+def _stop_on_signals(stop: asyncio.Event) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    return stop
 
 
 def serve(config: Config, reread: Callable[[], Config] | None = None) -> int:

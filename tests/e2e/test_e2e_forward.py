@@ -290,6 +290,20 @@ def test_a_forwarding_loop_stops_the_server_with_one_line() -> None:
     assert f"forwarding loop: a question sent to upstream 127.0.0.1:{port} came back" in errors[0]
 
 
+def test_forwarding_turned_on_by_sighup_is_checked_for_a_loop(
+    start_server: ServerFactory, tmp_path: Path
+) -> None:
+    """As at start: the first upstreams a SIGHUP brings are asked the loop check's question."""
+    config = tmp_path / "svcdns.yaml"
+    config.write_text("upstream: none\n")
+    server = start_server(CLUSTER_YAML, "--config", str(config), upstream=None)
+    config.write_text(f"upstream: ['127.0.0.1:{server.port}']\n")  # itself: a loop
+    server.proc.send_signal(signal.SIGHUP)
+    assert server.proc.wait(timeout=20) == 1
+    line = server.wait_for_line(lambda text: "forwarding loop" in text, 5)
+    assert line is not None and f"upstream 127.0.0.1:{server.port} came back" in line
+
+
 def test_the_loop_check_passes_a_real_upstream(
     start_server: ServerFactory, upstream: UpstreamServer
 ) -> None:
