@@ -21,6 +21,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import knot
 from processes import cpu_seconds, free_port
@@ -44,30 +45,39 @@ def start_tree(name: str, root: Path, manifests: Path, workdir: Path) -> knot.Se
     return server
 
 
-def run(args: argparse.Namespace, servers: dict[str, knot.Server]) -> list[str]:
-    tools = knot.ensure_tools()
-    workdir: Path = args.workdir
-    workdir.mkdir(parents=True, exist_ok=True)
-    knot.ensure_cluster(args.size, workdir, regenerate=False)
-    for name, root in (("before", args.before), ("after", args.after)):
-        servers[name] = start_tree(name, root.resolve(), workdir / "cluster.json", workdir)
-    perf, order = tools["dnsperf"], ("before", "after", "after", "before")
-    files = {mix: workdir / f"{mix}.txt" for mix in args.mix}
-    for mix, path in files.items():  # warm-up, unrecorded
-        for name in ("before", "after"):
-            knot.dnsperf(perf, servers[name], mix, path, 120, passes=1)
-    qps: dict[tuple[str, str], list[float]] = {}
-    cpu: dict[tuple[str, str], list[float]] = {}
+Files = dict[str, tuple[Path, tuple[str, ...]]]  # mix -> (query file, extra dnsperf flags)
+Figures = dict[tuple[str, str], list[float]]  # (mix, server) -> one figure a run
+
+
+def interleaved(
+    args: argparse.Namespace, servers: dict[str, knot.Server], names: tuple[str, str], files: Files
+) -> tuple[Figures, Figures]:
+    """Queries/s at full load and CPU µs per answer at `args.rate` for two servers, each mix
+    run A, B, B, A `args.rounds` times after one unrecorded warm-up pass."""
+    perf = knot.ensure_tools()["dnsperf"]
+    first, second = names
+    order = (first, second, second, first)
+    for mix, (path, flags) in files.items():
+        for name in names:
+            knot.dnsperf(perf, servers[name], mix, path, 120, passes=1, extra=flags)
+    qps: Figures = {}
+    cpu: Figures = {}
     for round_number in range(1, args.rounds + 1):
-        for mix, path in files.items():
+        for mix, (path, flags) in files.items():
             for name in order:
-                found = knot.dnsperf(perf, servers[name], mix, path, args.seconds)
+                found = knot.dnsperf(perf, servers[name], mix, path, args.seconds, extra=flags)
                 qps.setdefault((mix, name), []).append(found.qps)
-                print(f"round {round_number} {mix:<8} {name:<6} {found.qps:9.0f} q/s", flush=True)
+                print(
+                    f"round {round_number} {mix:<8} {name:<6} {found.qps:9.0f} q/s "
+                    f"lost {found.lost_pct:.2f}% {found.rcodes}",
+                    flush=True,
+                )
             for name in order:
                 pid = servers[name].pid
                 before = cpu_seconds(pid, tree=True)
-                found = knot.dnsperf(perf, servers[name], mix, path, args.seconds, rate=args.rate)
+                found = knot.dnsperf(
+                    perf, servers[name], mix, path, args.seconds, rate=args.rate, extra=flags
+                )
                 used = cpu_seconds(pid, tree=True) - before
                 cpu.setdefault((mix, name), []).append(used / max(found.completed, 1) * 1e6)
                 print(
@@ -75,19 +85,58 @@ def run(args: argparse.Namespace, servers: dict[str, knot.Server]) -> list[str]:
                     f"{cpu[mix, name][-1]:.2f} µs CPU per answer, lost {found.lost_pct:.2f}%",
                     flush=True,
                 )
-    lines = ["| figure | before | after | after/before |", "| --- | ---: | ---: | ---: |"]
-    for mix in files:
-        b, a = knot.mean(qps[mix, "before"]), knot.mean(qps[mix, "after"])
-        lines.append(f"| queries/s, {mix}, full load | {b:,.0f} | {a:,.0f} | {a / b:.3f} |")
-        b, a = knot.mean(cpu[mix, "before"]), knot.mean(cpu[mix, "after"])
-        lines.append(
-            f"| CPU µs per answer, {mix}, {args.rate:,}/s | {b:.2f} | {a:.2f} | {a / b:.3f} |"
-        )
-    lines.append(
-        f"| ready s | {servers['before'].ready_seconds:.2f} | "
-        f"{servers['after'].ready_seconds:.2f} | "
-        f"{servers['after'].ready_seconds / servers['before'].ready_seconds:.3f} |"
-    )
+    return qps, cpu
+
+
+def ratio_table(
+    names: tuple[str, str], labels: tuple[str, str], qps: Figures, cpu: Figures, rate: int
+) -> list[str]:
+    """Markdown rows: each figure for both servers and the ratio second/first."""
+    first, second = names
+    lines = [
+        f"| figure | {labels[0]} | {labels[1]} | {labels[1]}/{labels[0]} |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    for mix in dict.fromkeys(m for m, _ in qps):
+        a, b = knot.mean(qps[mix, first]), knot.mean(qps[mix, second])
+        lines.append(f"| queries/s, {mix}, full load | {a:,.0f} | {b:,.0f} | {b / a:.3f} |")
+        a, b = knot.mean(cpu[mix, first]), knot.mean(cpu[mix, second])
+        lines.append(f"| CPU µs per answer, {mix}, {rate:,}/s | {a:.2f} | {b:.2f} | {b / a:.3f} |")
+    return lines
+
+
+def report(name: str, run: Any, args: argparse.Namespace) -> int:
+    """Run `run(args, servers)`, stop every server it started by PID, print its rows."""
+    servers: dict[str, knot.Server] = {}
+    started = time.monotonic()
+    try:
+        with knot.sigterm_as_exit():
+            lines = run(args, servers)
+    except (RuntimeError, subprocess.CalledProcessError, subprocess.TimeoutExpired) as error:
+        print(f"{name}: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        for server in servers.values():
+            server.stop()
+    print("\n" + "\n".join(lines))
+    print(f"\n({time.monotonic() - started:.0f} s)")
+    return 0
+
+
+def run(args: argparse.Namespace, servers: dict[str, knot.Server]) -> list[str]:
+    workdir: Path = args.workdir
+    workdir.mkdir(parents=True, exist_ok=True)
+    knot.ensure_cluster(args.size, workdir, regenerate=False)
+    for name, root in (("before", args.before), ("after", args.after)):
+        servers[name] = start_tree(name, root.resolve(), workdir / "cluster.json", workdir)
+    files: Files = {mix: (workdir / f"{mix}.txt", ()) for mix in args.mix}
+    names = ("before", "after")
+    qps, cpu = interleaved(args, servers, names, files)
+    lines = ratio_table(names, names, qps, cpu, args.rate)
+    before, after = servers["before"].ready_seconds, servers["after"].ready_seconds
+    lines.append(f"| ready s | {before:.2f} | {after:.2f} | {after / before:.3f} |")
     return lines
 
 
@@ -104,22 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.mix = args.mix or list(knot.MIXES)
     args.workdir = args.workdir or Path(f"/tmp/svcdns-bench-{args.size}")
-    servers: dict[str, knot.Server] = {}
-    started = time.monotonic()
-    try:
-        with knot.sigterm_as_exit():
-            lines = run(args, servers)
-    except (RuntimeError, subprocess.CalledProcessError, subprocess.TimeoutExpired) as error:
-        print(f"ab.py: {error}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
-    finally:
-        for server in servers.values():
-            server.stop()
-    print("\n" + "\n".join(lines))
-    print(f"\n({time.monotonic() - started:.0f} s)")
-    return 0
+    return report("ab.py", run, args)
 
 
 if __name__ == "__main__":

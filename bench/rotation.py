@@ -22,14 +22,13 @@ from __future__ import annotations
 
 import argparse
 import random
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import cluster
 import knot
-from processes import cpu_seconds, free_port
+from ab import Files, interleaved, ratio_table, report
+from processes import free_port
 
 HERE = Path(__file__).resolve().parent
 
@@ -60,52 +59,19 @@ def start_svcdns(name: str, manifests: Path, workdir: Path, extra: tuple[str, ..
 
 
 def run(args: argparse.Namespace, servers: dict[str, knot.Server]) -> list[str]:
-    tools = knot.ensure_tools()
     workdir: Path = args.workdir
     workdir.mkdir(parents=True, exist_ok=True)
     knot.ensure_cluster(args.size, workdir, regenerate=False)
     count = headless_queries(args.size, workdir / "headless.txt")
     print(f"headless: {count} Services' names", flush=True)
-    files = {"hits": (workdir / "hits.txt", ()), "headless": (workdir / "headless.txt", EDNS)}
+    files: Files = {
+        "hits": (workdir / "hits.txt", ()),
+        "headless": (workdir / "headless.txt", EDNS),
+    }
     for name, extra in VARIANTS.items():
         servers[name] = start_svcdns(name, workdir / "cluster.json", workdir, extra)
-    perf = tools["dnsperf"]
-    for mix, (path, flags) in files.items():  # warm-up, unrecorded
-        for name in VARIANTS:
-            knot.dnsperf(perf, servers[name], mix, path, 120, passes=1, extra=flags)
-    qps: dict[tuple[str, str], list[float]] = {}
-    cpu: dict[tuple[str, str], list[float]] = {}
-    for round_number in range(1, args.rounds + 1):
-        for mix, (path, flags) in files.items():
-            for name in ("on", "off", "off", "on"):
-                found = knot.dnsperf(perf, servers[name], mix, path, args.seconds, extra=flags)
-                qps.setdefault((mix, name), []).append(found.qps)
-                print(
-                    f"round {round_number} {mix:<8} rotate {name:<3} {found.qps:9.0f} q/s "
-                    f"lost {found.lost_pct:.2f}% {found.rcodes}",
-                    flush=True,
-                )
-            for name in ("on", "off", "off", "on"):
-                before = cpu_seconds(servers[name].pid, tree=True)
-                found = knot.dnsperf(
-                    perf, servers[name], mix, path, args.seconds, rate=args.rate, extra=flags
-                )
-                used = cpu_seconds(servers[name].pid, tree=True) - before
-                cpu.setdefault((mix, name), []).append(used / max(found.completed, 1) * 1e6)
-                print(
-                    f"round {round_number} {mix:<8} rotate {name:<3} at {args.rate}/s: "
-                    f"{cpu[mix, name][-1]:.2f} µs CPU per answer, lost {found.lost_pct:.2f}%",
-                    flush=True,
-                )
-    lines = ["| figure | rotate on | rotate off | on/off |", "| --- | ---: | ---: | ---: |"]
-    for mix in files:
-        on, off = knot.mean(qps[mix, "on"]), knot.mean(qps[mix, "off"])
-        lines.append(f"| queries/s, {mix}, full load | {on:,.0f} | {off:,.0f} | {on / off:.3f} |")
-        on, off = knot.mean(cpu[mix, "on"]), knot.mean(cpu[mix, "off"])
-        lines.append(
-            f"| CPU µs per answer, {mix}, {args.rate:,}/s | {on:.2f} | {off:.2f} | {on / off:.3f} |"
-        )
-    return lines
+    qps, cpu = interleaved(args, servers, ("off", "on"), files)
+    return ratio_table(("off", "on"), ("rotate off", "rotate on"), qps, cpu, args.rate)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -117,22 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path)
     args = parser.parse_args(argv)
     args.workdir = args.workdir or Path(f"/tmp/svcdns-bench-{args.size}")
-    servers: dict[str, knot.Server] = {}
-    started = time.monotonic()
-    try:
-        with knot.sigterm_as_exit():
-            lines = run(args, servers)
-    except (RuntimeError, subprocess.CalledProcessError, subprocess.TimeoutExpired) as error:
-        print(f"rotation.py: {error}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
-    finally:
-        for server in servers.values():
-            server.stop()
-    print("\n" + "\n".join(lines))
-    print(f"\n({time.monotonic() - started:.0f} s)")
-    return 0
+    return report("rotation.py", run, args)
 
 
 if __name__ == "__main__":
