@@ -447,3 +447,18 @@ def drain(sock: socket.socket, *, quiet: float) -> int:
 def wire(spaced: str) -> bytes:
     """Golden bytes written as hex, spaced by field: `"1234 0100 0001"`."""
     return bytes.fromhex(spaced.replace(" ", ""))
+
+
+def serve_help(*, columns: int | None = None) -> str:
+    """What `svcdns serve --help` prints (`columns`: the width argparse wraps at)."""
+    env = {**os.environ, "COLUMNS": str(columns)} if columns else None
+    result = subprocess.run(
+        [sys.executable, "-m", "svcdns", "serve", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPO,
+        env=env,
+        timeout=60,
+    )
+    return result.stdout

@@ -13,13 +13,13 @@ import json
 import re
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from helpers import serve_help
 
 from svcdns.config import Config, parse_listen
 
@@ -152,16 +152,9 @@ def args(container: Obj) -> list[str]:
 @pytest.fixture(scope="module")
 def serve_flags() -> set[str]:
     """Every `--flag` that `svcdns serve --help` lists."""
-    result = subprocess.run(
-        [sys.executable, "-m", "svcdns", "serve", "--help"],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=REPO,
-        timeout=60,
-    )
-    flags = set(FLAG.findall(result.stdout))
-    assert "--listen" in flags, f"unexpected `serve --help` output:\n{result.stdout}"
+    text = serve_help()
+    flags = set(FLAG.findall(text))
+    assert "--listen" in flags, f"unexpected `serve --help` output:\n{text}"
     return flags
 
 

@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import re
-import subprocess
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import serve_help
 
 from svcdns.cli import _parser
 from svcdns.config import SETTINGS, Config, ConfigError, build, read_file
@@ -102,21 +100,13 @@ def test_every_flag_of_a_command_is_a_row(command: str) -> None:
 
 
 def test_serve_help_shows_each_default_once_from_the_table() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "svcdns", "serve", "--help"],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=REPO,
-        env={**os.environ, "COLUMNS": "1000"},  # one line a flag: nothing wrapped
-        timeout=60,
-    )
+    text = serve_help(columns=1000)  # one line a flag: nothing wrapped
     shown = [row for row in SETTINGS.values() if "serve" in row.commands and _shows_default(row)]
-    assert result.stdout.count("default ") == len(shown)
+    assert text.count("default ") == len(shown)
     for row in SETTINGS.values():
         assert "default" not in row.help, f"{row.flag}: the table adds the default"
         if "serve" in row.commands:
-            assert row.help_line() in result.stdout, row.flag
+            assert row.help_line() in text, row.flag
 
 
 def test_readme_options_give_the_tables_defaults() -> None:

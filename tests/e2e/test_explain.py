@@ -209,7 +209,9 @@ def test_srv_traces_each_target(name: str, expected: list[str]) -> None:
     assert traced == answered  # every record explained is a record answered, and no other
 
 
-def test_srv_of_an_address_in_two_slices_names_each_slice_and_its_port(tmp_path: Path) -> None:
+def _address_in_two_slices(tmp_path: Path) -> Path:
+    """shop/db: 10.244.2.10 in slice db-a (port 3306) and db-b (port 3307, which also lists
+    the not-ready 10.244.2.11)."""
     manifests = tmp_path / "cluster.yaml"
     manifests.write_text(
         to_yaml(
@@ -219,6 +221,11 @@ def test_srv_of_an_address_in_two_slices_names_each_slice_and_its_port(tmp_path:
             _slice("db-b", [("10.244.2.10", "db-0", True), ("10.244.2.11", "", False)], port=3307),
         )
     )
+    return manifests
+
+
+def test_srv_of_an_address_in_two_slices_names_each_slice_and_its_port(tmp_path: Path) -> None:
+    manifests = _address_in_two_slices(tmp_path)
     _, reasons = explained(f"_mysql._tcp.{DB}", "SRV", manifests=manifests)
     assert reasons[1:] == [
         f"SRV 3306 db-0.{DB}: endpoint 10.244.2.10 (pod db-0) of EndpointSlice db-a.",
@@ -282,15 +289,7 @@ def test_ptr_names_the_service_and_endpoint_behind_each_record(
 
 
 def test_ptr_of_an_address_in_two_slices_names_both(tmp_path: Path) -> None:
-    manifests = tmp_path / "cluster.yaml"
-    manifests.write_text(
-        to_yaml(
-            namespace("shop"),
-            headless_service("db"),
-            _slice("db-a", [("10.244.2.10", "db-0", True)], port=3306),
-            _slice("db-b", [("10.244.2.10", "db-0", True)], port=3307),
-        )
-    )
+    manifests = _address_in_two_slices(tmp_path)
     _, reasons = explained("-x", "10.244.2.10", manifests=manifests)
     assert reasons[1:] == [
         f"PTR db-0.{DB}: Service shop/db (headless), "
