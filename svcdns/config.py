@@ -176,12 +176,14 @@ class Config:
     tcp_max_connections: int = setting(
         1000, LIVE, parse.number(int, 1), "concurrent TCP cap", metavar="N",
     )
-    # UDP queries a second from one source address before the rest are dropped; 0: no limit.
-    # A pod's resolver asks tens a second; a node-local cache or a busy hostNetwork node
-    # may ask thousands: raise it for those.
+    # An explicit cap, for operators who want one: UDP queries a second from one source
+    # address before the rest are dropped. Off (0) by default: while the server keeps up
+    # nobody is dropped, and under overload the answers are shared by source anyway
+    # (net.fairness), so a node-local cache asking for a whole node is not cut off.
     max_qps_per_client: int = setting(
-        5000, LIVE, parse.number(int, 0, says="must be 0 (no limit) or more"),
-        "UDP queries a second from one address; more are dropped; 0: no limit", metavar="N",
+        0, LIVE, parse.number(int, 0, says="must be 0 (no limit) or more"),
+        "explicit cap: UDP queries a second from one address; 0: none (fair share under "
+        "overload only)", metavar="N",
     )
     http: str = setting(
         "0.0.0.0:9153", RESTART, parse.text, "/health /ready /metrics; none: off",

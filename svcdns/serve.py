@@ -34,6 +34,8 @@ from svcdns.workers import report_ops_address, worker_config, worker_number
 log = logging.getLogger("svcdns")
 
 LOOP_VARIABLE = "SVCDNS_EVENT_LOOP"  # "asyncio" forces the stock loop even with uvloop installed
+# "datagram" forces asyncio's one-datagram UDP path where recvmmsg batches would be used.
+UDP_IO_VARIABLE = "SVCDNS_UDP_IO"
 
 
 class Runtime:
@@ -143,6 +145,7 @@ class Runtime:
             max_tcp_connections=config.tcp_max_connections,
             reuse_port=self.worker is not None,
             observe=lambda transport, seconds: requests.observe((transport,), seconds),
+            batched=os.environ.get(UDP_IO_VARIABLE, "batched") != "datagram",
         )
         self._limit_rate(server, config.max_qps_per_client)
         return server
@@ -177,15 +180,17 @@ class Runtime:
                 synced=lambda: not self.feed.pending(),
                 tcp_connections=lambda: len(server.connections),
             )
+            metrics.bind_overload(server.overload_dropped)
             self.feed.start()
             if recursion.enabled:
                 checks.append(asyncio.create_task(recursion.stop_on_loop(stop, exit_code)))
             log.info(
-                "serving zone %s on %s (udp+tcp); %d names; %s loop",
+                "serving zone %s on %s (udp+tcp); %d names; %s loop; udp %s",
                 config.zone,
                 ", ".join(str(a) for a in bound),
                 len(self.state.index.rrsets),
                 type(loop).__module__.partition(".")[0],
+                "in batches (recvmmsg)" if server.udp_batched else "one datagram a callback",
             )
             await stop.wait()
             if exit_code[0]:

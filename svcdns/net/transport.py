@@ -16,6 +16,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
+from svcdns.net.batched import BatchedUdpListener
+from svcdns.net.mmsg import Datagrams
 from svcdns.net.ratelimit import ClientRate
 
 log = logging.getLogger("svcdns.transport")
@@ -236,8 +238,12 @@ class DnsServer:
         reuse_port: bool = False,
         observe: ObserveFn | None = None,
         rate: ClientRate | None = None,
+        batched: bool = True,
     ) -> None:
         self.handle_udp = handle_udp
+        # recvmmsg/sendmmsg where the platform has them (`mmsg`); else, or when False,
+        # asyncio's one datagram a callback.
+        self.batched = batched
         self.handle_tcp = handle_tcp
         self.observe = observe  # request durations, by transport (UDP sampled)
         self.reuse_port = reuse_port
@@ -250,7 +256,7 @@ class DnsServer:
         self.connections: set[TcpConnection] = set()
         self.bound: list[ListenAddress] = []
         self._closers: list[Callable[[], object]] = []
-        self._udp: list[UdpListener] = []
+        self._udp: list[UdpListener | BatchedUdpListener] = []
 
     def limit_rate(self, rate: ClientRate | None) -> None:
         """Put every UDP listener under `rate` (None: no limit) from the next datagram on."""
@@ -262,14 +268,44 @@ class DnsServer:
         loop = asyncio.get_running_loop()
         for address in self.addresses:
             udp_sock, tcp_sock = _bind_pair(address, reuse_port=self.reuse_port)
-            transport, listener = await loop.create_datagram_endpoint(
-                lambda: UdpListener(self.handle_udp, self.observe, self.rate), sock=udp_sock
-            )
-            self._udp.append(listener)
+            self._closers.append(await self._serve_udp(loop, udp_sock))
             server = await loop.create_server(lambda: TcpConnection(self), sock=tcp_sock)
-            self._closers += [transport.close, server.close]
+            self._closers.append(server.close)
             self.bound.append(ListenAddress(address.host, udp_sock.getsockname()[1]))
         return self.bound
+
+    async def _serve_udp(
+        self, loop: asyncio.AbstractEventLoop, sock: socket.socket
+    ) -> Callable[[], object]:
+        """Serve `sock` batched where possible, else one datagram a callback: its closer."""
+        datagrams = Datagrams.open(sock) if self.batched else None
+        if datagrams is not None:
+            batched = BatchedUdpListener(
+                sock,
+                datagrams,
+                self.handle_udp,
+                later=_later,
+                observe=self.observe,
+                rate=self.rate,
+                sample_every=SAMPLE_EVERY,
+            )
+            batched.start(loop)
+            self._udp.append(batched)
+            return batched.close
+        transport, listener = await loop.create_datagram_endpoint(
+            lambda: UdpListener(self.handle_udp, self.observe, self.rate), sock=sock
+        )
+        self._udp.append(listener)
+        return transport.close
+
+    @property
+    def udp_batched(self) -> bool:
+        """Whether every UDP socket is read in batches."""
+        return bool(self._udp) and all(isinstance(u, BatchedUdpListener) for u in self._udp)
+
+    def overload_dropped(self) -> int:
+        """Datagrams dropped by fairness under overload, over every batched socket."""
+        return sum(u.fairness.dropped for u in self._udp if isinstance(u, BatchedUdpListener))
 
     async def close(self) -> None:
         for close in self._closers:

@@ -175,6 +175,15 @@ class Metrics:
             lambda: {(): dropped()},
         )
 
+    def bind_overload(self, dropped: Callable[[], float]) -> None:
+        """UDP queries dropped by fairness under overload (net.fairness)."""
+        self.counters(
+            "svcdns_overload_dropped",
+            "UDP queries of the heaviest sources dropped while the server was overloaded.",
+            [],
+            lambda: {(): dropped()},
+        )
+
     def bind_forwarding(
         self,
         *,
