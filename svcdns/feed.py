@@ -13,7 +13,6 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from svcdns.config import Config
@@ -36,13 +35,25 @@ class Feed:
         self.config = config
         self.state = state
         self.metrics = metrics
-        self.pending: Callable[[], list[str]] = list  # what has not listed yet
         self._manifests: ManifestSource | None = None
         self._api: KubeSource | None = None
         self._poller: asyncio.Task[None] | None = None
         # Batches the watch threads handed over that the loop has yet to apply.
         self._queued = 0
         self._queue_lock = threading.Lock()
+        # Set on the loop once the batch of the last first list is applied.
+        self._first_sync_applied = False
+
+    def pending(self) -> list[str]:
+        """What /ready waits for: the kinds not listed yet, then the listed batches the loop
+        has yet to apply. Ready means every listed name is answered, not merely received
+        (the lists of a big cluster are in a second or more before they are indexed)."""
+        if self._api is None:
+            return []  # the manifests are loaded before anything listens
+        kinds = self._api.pending()
+        if kinds or self._first_sync_applied:
+            return kinds
+        return [_waiting_for(kinds, self._queued)]
 
     def apply(self, events: list[Event], received: float | None = None) -> None:
         """Apply a batch; `received` (monotonic) is when its events arrived, so the delay to
@@ -124,8 +135,9 @@ class Feed:
         started = time.monotonic()
         state = self.state
 
-        def synced() -> None:
+        def synced() -> None:  # after every batch listed before it: the loop runs them in order
             log.info("initial sync done in %.2f s", time.monotonic() - started)
+            self._first_sync_applied = True
             if not state.synced:
                 settle_after_load()
             state.mark_synced()
@@ -154,7 +166,6 @@ class Feed:
             lambda: ((w.resource.name, w.relists, w.restarts) for w in source.watches)
         )
         loop.call_later(self.config.startup_timeout, give_up_waiting)
-        self.pending = source.pending
 
 
 def _waiting_for(kinds: list[str], queued: int) -> str:
