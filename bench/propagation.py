@@ -19,7 +19,11 @@ runs in a process of its own (bench/churn_api.py) so that its CPU is measured ap
 svcdns's and the bench's. Then:
 
 1. Startup: svcdns is started against it; the time from the process start to `/ready`
-   answering 200 (polled every 20 ms), and svcdns's peak RSS (VmHWM) once ready.
+   answering 200 (polled every 20 ms), and svcdns's peak RSS (VmHWM) once ready. Right at
+   ready, a seeded sample of the query file's names (`--ready-sample`, 300) is asked once
+   each: every one must be answered (NOERROR with an address), or ready came too early.
+   `--startup-runs N` runs this phase alone N times against one loaded fake API and
+   reports each run (the machine is noisy: compare ranges, not single runs).
 2. Baseline: `--qps` UDP queries a second for `--seconds` (dnsperf `-Q RATE -c 4 -l S` if
    it is on PATH, else bench/churn_api.py's Python client) from a file of the ClusterIP
    Services' A names and their endpoints' A names, without changes.
@@ -38,6 +42,7 @@ the end, and each process's CPU in each phase (utime+stime from /proc/PID/stat, 
 core), with the load average, since other work shares these 2 cores.
 
     python bench/propagation.py --cluster small
+    python bench/propagation.py --cluster /tmp/svcdns-bench-large --startup-runs 5
     python bench/propagation.py --cluster large --churn 1000 --qps 20000 --seconds 10 \\
         --json /tmp/propagation-large.json
 
@@ -57,7 +62,9 @@ import argparse
 import contextlib
 import http.client
 import json
+import os
 import queue
+import random
 import re
 import resource
 import select
@@ -74,8 +81,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import dns.exception
 import dns.message
 import dns.query
+import dns.rcode
 import dns.rdatatype
 from fakeapi import FakeApiServer  # bench/fakeapi, beside this file
 from processes import cpu_seconds, free_port, stat_cpu_seconds
@@ -104,6 +113,15 @@ def status_mib(pid: int, key: str) -> float:
     """A /proc/PID/status memory line (VmHWM: peak RSS, VmRSS: now) in MiB."""
     match = re.search(rf"{key}:\s+(\d+) kB", Path(f"/proc/{pid}/status").read_text())
     return int(match.group(1)) / 1024 if match else float("nan")
+
+
+def children_cpu_seconds(pid: int) -> float:
+    """CPU seconds of a process's children: those it has reaped (cutime + cstime of its
+    /proc stat) and those still running (svcdns's list loader)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    reaped = (int(fields[13]) + int(fields[14])) / ticks
+    return reaped + cpu_seconds(pid, tree=True) - cpu_seconds(pid, tree=False)
 
 
 def load_average() -> list[float]:
@@ -300,6 +318,7 @@ class CpuMark:
         if "svcdns" in pids:  # its event loop vs its other (list/watch) threads
             seconds["svcdns loop"] = main_thread_cpu_seconds(pids["svcdns"])
             seconds["svcdns threads"] = seconds["svcdns"] - seconds["svcdns loop"]
+            seconds["svcdns children"] = children_cpu_seconds(pids["svcdns"])
         seconds["bench"] = own_cpu()
         return cls(time.monotonic(), seconds)
 
@@ -749,6 +768,11 @@ def run_cluster(args: argparse.Namespace) -> tuple[dict[str, Any], list[tuple[st
             result["fakeapi"]["load_seconds"] = round(loaded["load_seconds"], 2)
             result["fakeapi"]["rss_mib"] = round(status_mib(api.pid, "VmRSS"), 1)
             print(f"fake API loaded in {loaded['load_seconds']:.1f} s", flush=True)
+            if args.startup_runs:
+                result["startup_runs"] = [
+                    run_against(args, api)["startup"] for _ in range(args.startup_runs)
+                ]
+                return result, startup_rows(result)
             result["phases"] = run_against(args, api)
             result["fakeapi"]["peak_rss_mib"] = round(status_mib(api.pid, "VmHWM"), 1)
         finally:
@@ -763,6 +787,28 @@ def run_cluster(args: argparse.Namespace) -> tuple[dict[str, Any], list[tuple[st
     return result, cluster_rows(result)
 
 
+def answered_at_ready(port: int, queries: Path, sample: int) -> dict[str, Any]:
+    """Ask a seeded sample of the query file's names once each, right at ready: each must
+    be answered with an address, or /ready said 200 before every name was served."""
+    names = [line.split()[0] for line in queries.read_text(encoding="ascii").splitlines() if line]
+    chosen = random.Random(1).sample(names, min(sample, len(names)))
+    wrong: list[str] = []
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        for name in chosen:
+            query = dns.message.make_query(name, "A")
+            try:
+                reply = dns.query.udp(query, "127.0.0.1", port=port, timeout=2, sock=sock)
+                ok = reply.rcode() == 0 and any(
+                    rrset.rdtype == dns.rdatatype.A for rrset in reply.answer
+                )
+                outcome = "" if ok else dns.rcode.to_text(reply.rcode())
+            except dns.exception.Timeout:
+                outcome = "timeout"
+            if outcome:
+                wrong.append(f"{name} {outcome}")
+    return {"sampled": len(chosen), "unanswered": len(wrong), "examples": wrong[:3]}
+
+
 def run_against(args: argparse.Namespace, api: ApiProcess) -> dict[str, Any]:
     phases: dict[str, Any] = {}
     before = {"fakeapi": cpu_seconds(api.pid, tree=False), "bench": own_cpu()}
@@ -773,8 +819,10 @@ def run_against(args: argparse.Namespace, api: ApiProcess) -> dict[str, Any]:
         ready = server.wait_ready()
         pids = {"svcdns": server.pid, "fakeapi": api.pid}
         synced = CpuMark.take(pids)
+        at_ready = answered_at_ready(port, api.queries, args.ready_sample)
         phases["startup"] = {
             "ready_seconds": round(ready, 3),
+            "answered_at_ready": at_ready,
             "peak_rss_mib": round(status_mib(server.pid, "VmHWM"), 1),
             "rss_mib": round(status_mib(server.pid, "VmRSS"), 1),
             "rss_at_listen_mib": server.rss_at_listen_mib,
@@ -787,7 +835,11 @@ def run_against(args: argparse.Namespace, api: ApiProcess) -> dict[str, Any]:
             "svcdns_log": [line for line in server.lines if "sync" in line][:3],
             "load_average": load_average(),
         }
-        print(f"svcdns ready in {ready:.2f} s", flush=True)
+        print(
+            f"svcdns ready in {ready:.2f} s; at ready {at_ready['unanswered']} of "
+            f"{at_ready['sampled']} sampled names unanswered {at_ready['examples']}",
+            flush=True,
+        )
         if args.qps > 0:
             phases["baseline"] = baseline_phase(args, api, port, pids)
             print(f"baseline: {phases['baseline']['load']['qps']:.0f} answers/s", flush=True)
@@ -803,6 +855,32 @@ def run_against(args: argparse.Namespace, api: ApiProcess) -> dict[str, Any]:
     return phases
 
 
+def startup_rows(result: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """`--startup-runs`: each run's ready time, sample check, CPU and peak RSS."""
+    runs = result["startup_runs"]
+    readies = sorted(run["ready_seconds"] for run in runs)
+    target = TARGETS["ready_seconds"]
+    rows = [
+        (
+            f"start → /ready 200, {len(runs)} runs (min / median / max)",
+            f"{readies[0]} / {statistics.median(readies):.3f} / {readies[-1]} s",
+            f"≤ {target:g} s: {verdict(readies[-1] <= target)}",
+        )
+    ]
+    for number, run in enumerate(runs, 1):
+        checked = run["answered_at_ready"]
+        rows.append(
+            (
+                f"run {number}",
+                f"{run['ready_seconds']} s, DNS open at {run['dns_listening_seconds']} s; "
+                f"{checked['unanswered']}/{checked['sampled']} unanswered at ready; "
+                f"peak RSS {run['peak_rss_mib']} MiB; {cpu_text(run['cpu_percent'])}",
+                "",
+            )
+        )
+    return rows
+
+
 def cpu_text(shares: dict[str, float]) -> str:
     """`svcdns 97% (loop 60%, threads 37%), fakeapi 30%, ...`"""
     parts = []
@@ -810,7 +888,10 @@ def cpu_text(shares: dict[str, float]) -> str:
         if " " in name:
             continue
         loop, threads = shares.get(f"{name} loop"), shares.get(f"{name} threads")
-        detail = f" (loop {loop:g}%, threads {threads:g}%)" if loop is not None else ""
+        children = shares.get(f"{name} children")
+        detail = f" (loop {loop:g}%, threads {threads:g}%" if loop is not None else ""
+        if detail:
+            detail += f", children {children:g}%)" if children else ")"
         parts.append(f"{name} {value:g}%{detail}")
     return ", ".join(parts)
 
@@ -829,6 +910,12 @@ def cluster_rows(result: dict[str, Any]) -> list[tuple[str, str, str]]:
             "start → /ready 200",
             f"{startup['ready_seconds']} s",
             f"≤ {ready_target:g} s: {verdict(startup['ready_seconds'] <= ready_target)}",
+        ),
+        (
+            "sampled names unanswered right at ready",
+            f"{startup['answered_at_ready']['unanswered']} of "
+            f"{startup['answered_at_ready']['sampled']}",
+            f"0: {verdict(startup['answered_at_ready']['unanswered'] == 0)}",
         ),
         (
             "svcdns DNS socket open → /ready",
@@ -934,10 +1021,16 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each run")
     parser.add_argument("--sample-every", type=int, default=50, help="probe every Nth change")
     parser.add_argument("--json", help="write the results here as JSON (- for stdout)")
+    parser.add_argument(
+        "--startup-runs", type=int, default=0, help="cluster mode: only the startup, N times"
+    )
+    parser.add_argument("--ready-sample", type=int, default=300, help="names asked right at ready")
     args = parser.parse_args()
     if args.seconds <= 0 or args.churn < 0 or args.qps < 0 or args.sample_every < 1:
         parser.error("--seconds must be > 0, --churn/--qps >= 0, --sample-every >= 1")
 
+    if args.startup_runs:
+        args.qps = args.churn = 0  # the startup phase alone
     result, rows = run_cluster(args) if args.cluster else run_synthetic(args)
     if args.json == "-":
         print(json.dumps(result, indent=2))
