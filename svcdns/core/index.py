@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import struct
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from itertools import chain
 
-from svcdns.core.names import under
+from svcdns.core.names import reverse_name, under
 from svcdns.core.rr import Record, RRset, RRType, SRVData
 from svcdns.core.wire import (
+    LENGTH_OCTETS,
     UnencodableName,
     address_bytes,
     address_text,
@@ -36,12 +38,16 @@ from svcdns.core.wire import (
     name_wire,
 )
 from svcdns.core.zonedata import (
+    Plain,
     SelfSRV,
     ServiceRecords,
+    address_type,
     domain_of,
+    plain_records,
     self_srv_records,
     srv_set,
 )
+from svcdns.wire.names import MAX_LABEL, MAX_NAME
 
 ServiceKey = tuple[str, str]  # (namespace, name)
 _ADDRESS_TYPES = (RRType.A, RRType.AAAA)
@@ -180,7 +186,7 @@ class RecordIndex:
         self,
         owner: str,
         merged: tuple[Record, ...],
-        addresses: dict[str, list[Record]],
+        addresses: Mapping[str, Sequence[Record]],
         wires: dict[str, bytes],
         *,
         blob: bool = False,
@@ -201,7 +207,7 @@ class RecordIndex:
         self,
         owner: str,
         merged: tuple[Record, ...],
-        addresses: dict[str, list[Record]],
+        addresses: Mapping[str, Sequence[Record]],
         wires: dict[str, bytes],
         left_out: list[str],
         *,
@@ -230,6 +236,8 @@ class RecordIndex:
         records: ServiceRecords,
         self_srv: SelfSRV | None = None,
         left_out: list[str] | None = None,
+        *,
+        plain: Sequence[Plain] = (),
     ) -> set[str]:
         """Replace one Service's records; return the owner names whose RRsets changed.
 
@@ -242,9 +250,22 @@ class RecordIndex:
         stored per owner: the ports most endpoints of the Service share are kept once for
         it (`endpoint_ports`), a ClusterIP name's own in `service_ports`, and the owner
         stays a packed address; any other owner is a blob holding all its RRsets. 124,000
-        endpoint names would cost about 16 MB more as blobs."""
+        endpoint names would cost about 16 MB more as blobs.
+
+        `plain` are the Service's plain endpoints (zonedata.ServiceZone: owners none of
+        `records` has, with this index's TTL): what `plain_records` spells out, stored
+        without a record made for each unless its name or reverse name needs more than a
+        packed address or a pointer."""
         left = [] if left_out is None else left_out
         self_srv = self_srv or {}
+        domain_name = domain_of(key[0], key[1], self.zone)
+        domain = _wire_or_none(domain_name)
+        if plain and not _plain_fits(plain, domain):
+            # Spelled out: the rules below say which names cannot be encoded, and why.
+            spelled, spelled_srv = plain_records(plain, domain_name, self.ttl)
+            records = {**records, **{owner: tuple(rrs) for owner, rrs in spelled.items()}}
+            self_srv = {**self_srv, **spelled_srv}
+            plain = ()
         wires: dict[str, bytes] = {}
         new: dict[bytes, tuple[str, tuple[Record, ...]]] = {}
         for owner, rrs in records.items():
@@ -257,15 +278,14 @@ class RecordIndex:
                 continue
             new[wire] = (owner, rrs)
         old_owners = self._owners_of.get(key, ())
-        if not new and not old_owners:
+        if not new and not plain and not old_owners:
             return set()
-        domain_name = domain_of(key[0], key[1], self.zone)
-        domain = wires.get(domain_name) or _wire_or_none(domain_name)
-        shared = _most_common(v for k, v in self_srv.items() if k != domain_name)
+        endpoint_ports = chain(
+            (v for k, v in self_srv.items() if k != domain_name), (p for _, _, p in plain)
+        )
+        shared = _most_common(endpoint_ports)
         own = self_srv.get(domain_name, ())
-        addresses = {
-            owner: [r for r in rrs if r.rtype in _ADDRESS_TYPES] for owner, rrs in records.items()
-        }
+        addresses = _Addresses(records, plain, domain_name, self.ttl)
         changed: set[str] = set()
         implied_own = endpoint_changed = False
         ttl = self.ttl
@@ -275,7 +295,18 @@ class RecordIndex:
         # First every owner's form, then the writes: whatever raises on the way (a Service
         # the encoder cannot lay out) leaves the tables as they were.
         writes: list[tuple[bytes, Stored | None, Stored | None]] = []
+        lane: dict[bytes, None] = {}  # the plain endpoints' owners decided without records
+        if plain:
+            assert domain is not None  # _plain_fits
+            self_srv = dict(self_srv)  # plain names stored whole join the general rules
+            endpoint_changed = self._plain_forms(
+                plain, domain_name, domain, shared=shared, old_shared=old_shared,
+                old_set=old_set, new=new, self_srv=self_srv, wires=wires, lane=lane,
+                writes=writes, changed=changed,
+            )  # fmt: skip
         for wire in (*old_owners, *(w for w in new if w not in old_set)):
+            if wire in lane:
+                continue
             owner, mine = new.get(wire, ("", ()))
             owner = owner or name_text(wire)
             # A name in the zone belongs to one Service: new to it means new to the index.
@@ -303,9 +334,9 @@ class RecordIndex:
                     implied_changed = ports != (old_shared if endpoint else old_own)
                     implied_own |= not endpoint
                 else:  # spelled out, and a blob: a packed address would imply the wrong set
-                    spelled = (*merged, *self_srv_records(owner, ports, ttl))
+                    spelled_out = (*merged, *self_srv_records(owner, ports, ttl))
                     form = self._form_encodable(
-                        owner, spelled, addresses, wires, left, blob=endpoint or bool(ports)
+                        owner, spelled_out, addresses, wires, left, blob=endpoint or bool(ports)
                     )
                 endpoint_changed |= endpoint and (form != current or implied_changed)
             if form != current or implied_changed:
@@ -318,24 +349,77 @@ class RecordIndex:
                 # Always re-stored under this call's key object: the pointers stored here
                 # reference the same objects, so a target name is held once.
                 self._tables[form[0]][wire] = form[1]
-        self._count_interior(self._ancestors(old_owners), self._ancestors(new))
+        owners = (*new, *lane)
+        self._count_interior(self._ancestors(old_owners), self._ancestors(owners))
         if domain is not None:
             self._built_srv.pop(domain, None)
             _keep(self.endpoint_ports, domain, shared)
             _keep(self.service_ports, domain, own if implied_own else ())
             # A headless name (not itself in `self_srv`) with endpoint names: its SRV set
             # is theirs, and changes when any of theirs does.
-            if domain_name not in self_srv and len(self_srv) and domain in new:
+            if domain_name not in self_srv and (self_srv or plain) and domain in new:
                 self.srv_from_endpoints.add(domain)
                 if endpoint_changed:
                     changed.add(domain_name)
             else:
                 self.srv_from_endpoints.discard(domain)
-        if new:
-            self._owners_of[key] = tuple(new)
+        if owners:
+            self._owners_of[key] = owners
         else:
             self._owners_of.pop(key, None)
         return changed
+
+    def _plain_forms(
+        self,
+        plain: Sequence[Plain],
+        domain_name: str,
+        domain: bytes,
+        *,
+        shared: tuple[int, ...],
+        old_shared: tuple[int, ...],
+        old_set: set[bytes],
+        new: dict[bytes, tuple[str, tuple[Record, ...]]],
+        self_srv: SelfSRV,
+        wires: dict[str, bytes],
+        lane: dict[bytes, None],
+        writes: list[tuple[bytes, Stored | None, Stored | None]],
+        changed: set[str],
+    ) -> bool:
+        """The plain endpoints' forms, as `set_service`'s general rules would decide them,
+        without a record for each: a name with the shared ports is a packed address, a
+        reverse name nobody else holds a pointer. Any other name joins `new` as records
+        (and its ports `self_srv`). Whether an endpoint name changed."""
+        ttl, zone_wire, lengths = self.ttl, self.zone_wire, LENGTH_OCTETS
+        stored, pointer_type = self.stored, RRType.PTR
+        implied_changed = shared != old_shared
+        endpoint_changed = False
+        for label, address, ports in plain:
+            host = f"{label}.{domain_name}"
+            host_wire = lengths[len(label)] + label.encode() + domain
+            wires[host] = host_wire
+            if ports == shared:
+                current = stored(host_wire) if host_wire in old_set else None
+                form: Stored = (ADDRESS, address_bytes(address))
+                if form != current or implied_changed:
+                    changed.add(host)
+                    endpoint_changed = True
+                writes.append((host_wire, current, form))
+                lane[host_wire] = None
+            else:
+                new[host_wire] = (host, (Record(host, address_type(address), ttl, address),))
+                self_srv[host] = ports
+            ptr = reverse_name(address)
+            ptr_wire = name_wire(ptr)
+            fresh = ptr_wire not in old_set and ptr_wire.endswith(zone_wire)
+            current = None if fresh else stored(ptr_wire)
+            if current is None or current == (POINTER, host_wire):
+                if current is None:
+                    changed.add(ptr)
+                writes.append((ptr_wire, current, (POINTER, host_wire)))
+                lane[ptr_wire] = None
+            else:  # another Service's PTR there too: merged by the general rules
+                new[ptr_wire] = (ptr, (Record(ptr, pointer_type, ttl, host),))
+        return endpoint_changed
 
     def snapshot(self) -> RecordIndex:
         """A copy of the tables as they are now (shallow: the bytes are shared), to decode
@@ -391,6 +475,50 @@ _NAMED_TARGETS = (RRType.CNAME, RRType.PTR)
 # bounded: past MAX_SHARED_PORTS distinct tuples it starts afresh (only sharing is lost).
 _SHARED_PORTS: dict[tuple[int, ...], tuple[int, ...]] = {}
 MAX_SHARED_PORTS = 4096
+
+
+def _plain_fits(plain: Sequence[Plain], domain: bytes | None) -> bool:
+    """Whether every plain endpoint's name can be written label by label: the other case
+    (a label over 63 octets, a name over 255) goes the general way, which says why."""
+    if domain is None:
+        return False
+    longest = min(MAX_LABEL, MAX_NAME - len(domain) - 1)
+    return all(0 < len(label) <= longest and label.isascii() for label, _, _ in plain)
+
+
+class _Addresses(Mapping[str, Sequence[Record]]):
+    """A Service's address records by owner, for the additional section of its SRV sets
+    (`encode_blob`): those of `records`, and a plain endpoint's, made when first asked."""
+
+    def __init__(
+        self, records: ServiceRecords, plain: Sequence[Plain], domain: str, ttl: int
+    ) -> None:
+        self._records = records
+        self._plain = plain
+        self._domain = domain
+        self._ttl = ttl
+        self._hosts: dict[str, list[Record]] | None = None
+
+    def _plain_hosts(self) -> dict[str, list[Record]]:
+        if self._hosts is None:
+            hosts: dict[str, list[Record]] = {}
+            for label, address, _ in self._plain:
+                host = f"{label}.{self._domain}"
+                hosts[host] = [Record(host, address_type(address), self._ttl, address)]
+            self._hosts = hosts
+        return self._hosts
+
+    def __getitem__(self, owner: str) -> Sequence[Record]:
+        rrs = self._records.get(owner)
+        if rrs is not None:
+            return [r for r in rrs if r.rtype in _ADDRESS_TYPES]
+        return self._plain_hosts()[owner] if self._plain else self._records[owner]
+
+    def __iter__(self) -> Iterator[str]:
+        return chain(self._records, self._plain_hosts())
+
+    def __len__(self) -> int:
+        return len(self._records) + len(self._plain_hosts())
 
 
 def _most_common(found: Iterable[tuple[int, ...]]) -> tuple[int, ...]:

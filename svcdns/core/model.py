@@ -58,6 +58,10 @@ class Endpoint:
     pod_name: str = ""  # targetRef.name when targetRef.kind is Pod
 
 
+# An endpoint as a recompute reads it: (addresses, ready, hostname, pod name), its fields.
+Entry = tuple[tuple[str, ...], bool, str, str]
+
+
 class EndpointGroup:
     """Endpoints that share one port list: an EndpointSlice, or one subset of an Endpoints.
 
@@ -78,6 +82,11 @@ class EndpointGroup:
 
     @property
     def endpoints(self) -> tuple[Endpoint, ...]:
+        return tuple(Endpoint(*entry) for entry in _unpack(self._packed))
+
+    def entries(self) -> list[Entry]:
+        """The endpoints as plain tuples, in order: what a recompute reads, without an
+        object per endpoint (a big Service has thousands)."""
         return _unpack(self._packed)
 
     def __setattr__(self, name: str, value: object) -> None:
@@ -128,34 +137,31 @@ def _pack(endpoints: tuple[Endpoint, ...]) -> bytes:
     return bytes(out)
 
 
-def _read_text(packed: bytes, position: int) -> tuple[str, int]:
-    size = int.from_bytes(packed[position : position + 2], "big")
-    end = position + 2 + size
-    return packed[position + 2 : end].decode("utf-8", "surrogatepass"), end
-
-
-def _unpack(packed: bytes) -> tuple[Endpoint, ...]:
-    endpoints = []
-    position = 0
-    while position < len(packed):
-        ready = bool(packed[position])
-        count = int.from_bytes(packed[position + 1 : position + 3], "big")
+def _unpack(packed: bytes) -> list[Entry]:
+    entries: list[Entry] = []
+    ntop, ipv4 = socket.inet_ntop, socket.AF_INET
+    position, end = 0, len(packed)
+    while position < end:
+        ready = packed[position] != 0
+        count = packed[position + 1] << 8 | packed[position + 2]
         position += 3
         addresses = []
         for _ in range(count):
             size = packed[position]
             raw = packed[position + 1 : position + 1 + size]
             # inet_ntop's IPv4 text is ipaddress's; IPv6 goes through ipaddress to match it.
-            addresses.append(
-                socket.inet_ntop(socket.AF_INET, raw)
-                if size == 4
-                else str(ipaddress.ip_address(raw))
-            )
+            addresses.append(ntop(ipv4, raw) if size == 4 else str(ipaddress.ip_address(raw)))
             position += 1 + size
-        hostname, position = _read_text(packed, position)
-        pod_name, position = _read_text(packed, position)
-        endpoints.append(Endpoint(tuple(addresses), ready, hostname, pod_name))
-    return tuple(endpoints)
+        size = packed[position] << 8 | packed[position + 1]
+        position += 2
+        hostname = packed[position : position + size].decode("utf-8", "surrogatepass")
+        position += size
+        size = packed[position] << 8 | packed[position + 1]
+        position += 2
+        pod_name = packed[position : position + size].decode("utf-8", "surrogatepass")
+        position += size
+        entries.append((tuple(addresses), ready, hostname, pod_name))
+    return entries
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,7 +26,7 @@ from svcdns.core.model import (
     key_of,
 )
 from svcdns.core.names import dashed
-from svcdns.core.zonedata import PodMode, ZoneSettings, service_records
+from svcdns.core.zonedata import PodMode, ZoneSettings, service_zone
 
 # The state computes; what it leaves out is said here, and the face configures where to.
 log = logging.getLogger("svcdns.state")
@@ -237,8 +237,10 @@ class ClusterState:
             slices = [self._legacy[key]]
         left_out: list[str] = []
         try:
-            records, self_srv = service_records(service, slices, self.settings)
-            changed = self.index.set_service(key, records, self_srv, left_out)
+            zone = service_zone(service, slices, self.settings)
+            changed = self.index.set_service(
+                key, zone.records, zone.self_srv, left_out, plain=zone.plain
+            )
         except Exception as error:  # whatever one Service holds must cost that Service only
             left_out = [f"every record: {type(error).__name__}: {str(error)[:200]}"]
             changed = self.index.set_service(key, {})

@@ -55,7 +55,7 @@ def name_wire(name: str) -> bytes:
     if not 0 < len(label) <= MAX_LABEL or (dot and not rest):
         raise UnencodableName(f"not a DNS name: {_quoted(name)} ({_why(label)})")
     # The parent is nearly always shared (a Service's domain, a /24's reverse zone).
-    wire = _LENGTHS[len(label)] + label + (_parent_wire(rest) if dot else b"\x00")
+    wire = LENGTH_OCTETS[len(label)] + label + (_parent_wire(rest) if dot else b"\x00")
     if len(wire) > MAX_NAME:
         raise UnencodableName(f"not a DNS name: {_quoted(name)} ({len(wire)} octets, over 255)")
     return wire
@@ -76,7 +76,7 @@ def _parent_wire(name: str) -> bytes:
     return name_wire(name)
 
 
-_LENGTHS = [bytes((n,)) for n in range(64)]
+LENGTH_OCTETS = [bytes((n,)) for n in range(MAX_LABEL + 1)]  # a label's length octet
 
 
 def name_text(wire: bytes) -> str:

@@ -82,26 +82,43 @@ def ready_endpoints(
     """Ready addresses merged across all slices, de-duplicated by address: the first slice
     (by name) names an address, and its ports are those of every slice that lists it (spec
     2.4.2: one SRV per port per ready endpoint)."""
-    merged: dict[str, NamedEndpoint] = {}
-    for endpoint_slice in sorted(slices, key=lambda s: s.name):
+    return [NamedEndpoint(*named) for named in _named_endpoints(service, slices, use_pod_name)]
+
+
+# A NamedEndpoint as a tuple (label, address, ports): a recompute makes one per endpoint.
+_Named = tuple[str, str, tuple[Port, ...]]
+
+
+def _slice_name(endpoint_slice: EndpointSlice) -> str:
+    return endpoint_slice.name
+
+
+def _named_endpoints(
+    service: Service, slices: Sequence[EndpointSlice], use_pod_name: bool
+) -> list[_Named]:
+    """`ready_endpoints`, as tuples."""
+    merged: dict[str, _Named] = {}
+    publish = service.publish_not_ready
+    for endpoint_slice in sorted(slices, key=_slice_name):
         for group in endpoint_slice.groups:
-            for endpoint in group.endpoints:
-                if not (endpoint.ready or service.publish_not_ready):
+            ports = group.ports
+            for addresses, ready, hostname, pod_name in group.entries():
+                if not (ready or publish):
                     continue
-                for address in endpoint.addresses:
+                for address in addresses:
                     seen = merged.get(address)
                     if seen is not None:
-                        if seen.ports != group.ports:
-                            ports = (*seen.ports, *(p for p in group.ports if p not in seen.ports))
-                            merged[address] = NamedEndpoint(seen.label, address, ports)
+                        if seen[2] != ports:
+                            more = (*seen[2], *(p for p in ports if p not in seen[2]))
+                            merged[address] = (seen[0], address, more)
                         continue
                     label = endpoint_label(
-                        hostname=endpoint.hostname,
-                        pod_name=endpoint.pod_name,
+                        hostname=hostname,
+                        pod_name=pod_name,
                         address=address,
                         use_pod_name=use_pod_name,
                     )
-                    merged[address] = NamedEndpoint(label, address, group.ports)
+                    merged[address] = (label, address, ports)
     return list(merged.values())
 
 
@@ -114,9 +131,13 @@ def _srv_records(
 ) -> dict[str, list[Record]]:
     """SRV RRsets for named ports; weight floor(100/N), at least 1 (as CoreDNS)."""
     by_owner: dict[str, dict[tuple[int, str], None]] = defaultdict(dict)
+    owners: dict[Port, str] = {}  # a headless Service's ports repeat for every endpoint
     for port, target in targets:
         if port.name:  # spec 2.3.2 / 2.4.2: only named ports get SRV records
-            by_owner[_srv_owner(port, domain)][(port.port, target)] = None
+            owner = owners.get(port)
+            if owner is None:
+                owner = owners[port] = _srv_owner(port, domain)
+            by_owner[owner][(port.port, target)] = None
     return {owner: srv_set(owner, entries, ttl) for owner, entries in by_owner.items()}
 
 
@@ -148,32 +169,49 @@ def _port_numbers(ports: Iterable[Port]) -> tuple[int, ...]:
     return tuple(sorted({port.port for port in ports}))
 
 
-def _add_endpoint(
-    out: dict[str, list[Record]],
-    self_srv: SelfSRV,
-    endpoint: NamedEndpoint,
-    domain: str,
-    ttl: int,
-) -> str:
-    """The endpoint's own name (spec 2.4.1), its PTR (2.4.4), and SRV at its name with each
-    of its ports, unnamed ones too (CoreDNS; the spec is silent); returns that name."""
-    host = f"{endpoint.label}.{domain}"
-    out[host].append(Record(host, address_type(endpoint.address), ttl, endpoint.address))
-    self_srv[host] = _port_numbers(endpoint.ports)
-    ptr_owner = reverse_name(endpoint.address)
-    out[ptr_owner].append(Record(ptr_owner, RRType.PTR, ttl, host))
-    return host
+Plain = tuple[str, str, tuple[int, ...]]  # an endpoint's label, address and port numbers
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceZone:
+    """Every record one Service puts in the zone: `records` by owner, the SRV sets implied
+    at their owners (`self_srv`), and the plain endpoints kept apart as tuples.
+
+    A plain endpoint (`Plain`: label, address, port numbers) is one whose name and reverse
+    name no other record of its Service owns: `<label>.<domain>` holds one A or AAAA (the
+    address) and an SRV per port targeting itself, `reverse_name(address)` one PTR to that
+    name, all with the zone TTL. Nearly every endpoint is one, and a big cluster has
+    100,000: the index stores them without a record object each (`plain_records` spells
+    them out)."""
+
+    domain: str
+    records: ServiceRecords
+    self_srv: SelfSRV
+    plain: Sequence[Plain] = ()
 
 
 def service_records(
     service: Service, slices: Sequence[EndpointSlice], settings: ZoneSettings
 ) -> tuple[ServiceRecords, SelfSRV]:
-    """Every record this Service owns, by owner name, in a stable order; the SRV sets of
-    its endpoint names and ClusterIP name as port numbers (`SelfSRV`)."""
+    """Every record this Service owns, by owner name; the SRV sets of its endpoint names and
+    ClusterIP name as port numbers (`SelfSRV`)."""
+    zone = service_zone(service, slices, settings)
+    if not zone.plain:
+        return zone.records, zone.self_srv
+    spelled, self_srv = plain_records(zone.plain, zone.domain, settings.ttl)
+    records = {**zone.records, **{owner: tuple(rrs) for owner, rrs in spelled.items()}}
+    return records, {**zone.self_srv, **self_srv}
+
+
+def service_zone(
+    service: Service, slices: Sequence[EndpointSlice], settings: ZoneSettings
+) -> ServiceZone:
+    """What `service_records` says, its plain endpoints apart (`ServiceZone`)."""
     domain = service_domain(service, settings.zone)
     ttl = settings.ttl
     out: dict[str, list[Record]] = defaultdict(list)
     self_srv: SelfSRV = {}
+    endpoints: list[_Named] = []
     if service.kind is ServiceKind.EXTERNAL_NAME:
         # An IP is not a name a CNAME can point at; Kubernetes gives it no record.
         if not _is_ip(service.external_name):
@@ -188,21 +226,58 @@ def service_records(
         self_srv[domain] = _port_numbers(service.ports)
         # Endpoint names and PTRs exist behind a ClusterIP too (CoreDNS; the spec is silent),
         # but the service name and its SRV records point at the ClusterIP (spec 2.3).
-        for endpoint in ready_endpoints(service, slices, use_pod_name=settings.endpoint_pod_names):
-            _add_endpoint(out, self_srv, endpoint, domain, ttl)
+        endpoints = _named_endpoints(service, slices, settings.endpoint_pod_names)
     else:
-        endpoints = ready_endpoints(service, slices, use_pod_name=settings.endpoint_pod_names)
-        srv_targets = []
-        for endpoint in endpoints:
-            host = _add_endpoint(out, self_srv, endpoint, domain, ttl)
-            out[domain].append(
-                Record(domain, address_type(endpoint.address), ttl, endpoint.address)
-            )
-            srv_targets += [(port, host) for port in endpoint.ports]
+        endpoints = _named_endpoints(service, slices, settings.endpoint_pod_names)
+        out[domain] += [
+            Record(domain, address_type(address), ttl, address) for _, address, _ in endpoints
+        ]
+        srv_targets = [
+            (port, f"{label}.{domain}") for label, _, ports in endpoints for port in ports
+        ]
         out.update(_srv_records(srv_targets, domain, ttl))
         # The SRV set at the Service name, every port of every ready endpoint (as CoreDNS),
         # is its endpoint names' sets together: the index builds it from theirs.
-    return {owner: tuple(records) for owner, records in out.items()}, self_srv
+    plain = _plain(endpoints)
+    if plain and (
+        len({label for label, _, _ in plain}) < len(plain)  # two addresses under one name
+        or not set(service.cluster_ips).isdisjoint(a for _, a, _ in plain)  # one reverse name
+    ):
+        spelled, spelled_srv = plain_records(plain, domain, ttl)
+        for owner, rrs in spelled.items():
+            out[owner] += rrs
+        self_srv.update(spelled_srv)
+        plain = []
+    records = {owner: tuple(rrs) for owner, rrs in out.items()}
+    return ServiceZone(domain, records, self_srv, plain)
+
+
+def _plain(endpoints: list[_Named]) -> list[Plain]:
+    numbers: dict[int, tuple[int, ...]] = {}  # by id: the few port lists the endpoints share
+    plain = []
+    for label, address, ports in endpoints:
+        found = numbers.get(id(ports))  # `endpoints` holds each tuple: its id stays its own
+        if found is None:
+            found = numbers[id(ports)] = _port_numbers(ports)
+        plain.append((label, address, found))
+    return plain
+
+
+def plain_records(
+    plain: Iterable[Plain], domain: str, ttl: int
+) -> tuple[dict[str, list[Record]], SelfSRV]:
+    """Plain endpoints spelled out: each one's own name (spec 2.4.1) with its address, its
+    PTR (2.4.4), and the SRV set at its name, each of its ports, unnamed ones too (CoreDNS;
+    the spec is silent), as `SelfSRV`. Names two endpoints share hold both addresses."""
+    out: dict[str, list[Record]] = defaultdict(list)
+    self_srv: SelfSRV = {}
+    for label, address, ports in plain:
+        host = f"{label}.{domain}"
+        out[host].append(Record(host, address_type(address), ttl, address))
+        self_srv[host] = ports
+        ptr_owner = reverse_name(address)
+        out[ptr_owner].append(Record(ptr_owner, RRType.PTR, ttl, host))
+    return out, self_srv
 
 
 def all_records(

@@ -90,13 +90,13 @@ def test_one_event_recomputes_only_its_service(monkeypatch: pytest.MonkeyPatch) 
     for index in range(200):
         upsert(state, svc(f"s{index}", f"10.96.1.{index}"))
     calls: list[str] = []
-    real = state_module.service_records
+    real = state_module.service_zone
 
     def counting(service: Any, slices: Any, settings: Any) -> Any:
         calls.append(service.name)
         return real(service, slices, settings)
 
-    monkeypatch.setattr(state_module, "service_records", counting)
+    monkeypatch.setattr(state_module, "service_zone", counting)
     upsert(state, slice_("s7-x", "s7", ("10.244.0.7", True)), T0 + 1)
     upsert(state, svc("s9", "10.96.2.9"), T0 + 2)
     assert calls == ["s7", "s9"]
