@@ -87,16 +87,23 @@ class Feed:
         self._manifests = source
 
     def connect_api(self) -> KubeSource:
-        """The API client is configured before anything listens: a bad kubeconfig exits."""
-        from svcdns.sources.kube import KubeSource, api_client
+        """The API client is configured before anything listens: a bad kubeconfig exits.
+        The child process that reads the configuration goes on to make the first lists
+        (`sources.firstlists`), while this process opens its sockets and indexes."""
+        from svcdns.sources.firstlists import ListPlan
+        from svcdns.sources.kube import KubeSource, connect
 
         config = self.config
+        pods = config.pods is PodMode.VERIFIED
+        plan = ListPlan(namespaces=config.namespaces, labels=config.labels, pods=pods)
+        connection, first_lists = connect(config.kubeconfig, config.context, plan)
         self._api = KubeSource(
-            api_client(config.kubeconfig, config.context),
+            connection,
             namespaces=config.namespaces,
             labels=config.labels,
-            pods=config.pods is PodMode.VERIFIED,
+            pods=pods,
             watch_timeout=config.watch_timeout,
+            first_lists=first_lists,
         )
         return self._api
 

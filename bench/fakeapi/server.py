@@ -42,6 +42,9 @@ class FakeApiServer:
         self.tls = tls
         self.url = ""
         self.watch_delay = 0.0
+        # Seconds before answering a LIST whose path starts with the key: one list slower
+        # than another, to script the order pages of parallel lists arrive in.
+        self.list_delays: dict[str, float] = {}
         self.bookmark_rv_per_kind = False
         self.requests: list[tuple[str, str]] = []
         self._store = Store()
@@ -286,6 +289,9 @@ class FakeApiServer:
                 handler, self._store, route.kind, route.namespace, query, delay=self._watch_delay
             )
         else:
+            delay = next((d for p, d in self.list_delays.items() if path.startswith(p)), 0.0)
+            if delay > 0:
+                time.sleep(delay)
             list_objects(handler, self._store, route.kind, route.namespace, query)
 
     def _watch_delay(self) -> float:

@@ -10,6 +10,7 @@ into the slim model. The list/watch loop itself is in `watch`.
 from __future__ import annotations
 
 import atexit
+import gc
 import json
 import logging
 import multiprocessing
@@ -29,6 +30,7 @@ from urllib.parse import urlencode
 import urllib3
 
 from svcdns.sources import KubeConfigError
+from svcdns.sources.firstlists import FirstLists, ListPlan, send_lists
 from svcdns.sources.watch import (
     ApiError,
     Backoff,
@@ -81,6 +83,15 @@ def api_client(
 
     Read by the official client in a child process (see the module docstring), forked at
     start-up; `start="spawn"` once threads run (a fork could inherit a lock held by one)."""
+    return connect(kubeconfig, context, None, start=start)[0]
+
+
+def connect(
+    kubeconfig: Path | None, context: str | None, plan: ListPlan | None, *, start: str = "fork"
+) -> tuple[ApiConnection, FirstLists | None]:
+    """The connection settings, as `api_client`; with a `plan`, the child that read them
+    goes on to discover and list what the plan asks (see `firstlists`), and its pipe is
+    returned to read the pages from. Where fork is not available, the server lists alone."""
     default = Path(os.path.expanduser("~/.kube/config"))
     if kubeconfig is None and not os.environ.get("KUBERNETES_SERVICE_HOST"):
         if not default.exists():
@@ -97,31 +108,58 @@ def api_client(
             else multiprocessing.get_context("fork")
         )
     except ValueError:
-        return _read_configuration(kubeconfig, context)
+        return _read_configuration(kubeconfig, context), None
+    if start == "spawn":
+        plan = None  # threads run: the lists are made by the watch loops
     receiver, sender = processes.Pipe(duplex=False)
-    child = processes.Process(target=_configuration_child, args=(kubeconfig, context, sender))
+    child = processes.Process(
+        target=_configuration_child, args=(kubeconfig, context, sender, plan), daemon=True
+    )
     child.start()
     sender.close()
     try:
         result = receiver.recv()
     except EOFError:
         result = f"{kubeconfig or 'in-cluster config'}: the configuration reader died"
-    finally:
-        receiver.close()
-        child.join()
+    if isinstance(result, ApiConnection) and plan is not None:
+        return result, FirstLists(receiver, child)
+    receiver.close()
+    child.join()
     if isinstance(result, str):
         raise KubeConfigError(result)
     assert isinstance(result, ApiConnection)
-    return result
+    return result, None
 
 
-def _configuration_child(kubeconfig: Path | None, context: str | None, sender: Pipe) -> None:
+def _configuration_child(
+    kubeconfig: Path | None, context: str | None, sender: Pipe, plan: ListPlan | None
+) -> None:
     try:
-        sender.send(_read_configuration(kubeconfig, context))
-    except KubeConfigError as error:
-        sender.send(str(error))
+        try:
+            connection = _read_configuration(kubeconfig, context)
+        except KubeConfigError as error:
+            sender.send(str(error))
+            return
+        sender.send(connection)
+        if plan is not None:
+            _first_lists(RawApi(connection), plan, sender)
+    except (BrokenPipeError, EOFError):
+        pass  # the server is gone or stopped listening: nothing to hand over
     finally:
         sender.close()
+
+
+def _first_lists(api: RawApi, plan: ListPlan, sender: Pipe) -> None:
+    """In the child: discovery, then every list; the collector stays off (nothing lives
+    longer than a page here, and the process ends with the lists)."""
+    gc.disable()
+    try:
+        slices = offers_endpoint_slices(api)
+    except Exception as error:
+        sender.send(("discovered", None, describe_error(error)))
+        return
+    sender.send(("discovered", slices, ""))
+    send_lists(api, plan.resources(endpoint_slices=slices), sender.send)
 
 
 def usable_tempdir() -> None:
@@ -336,8 +374,10 @@ class KubeSource:
         labels: str,
         pods: bool,
         watch_timeout: int = 300,
+        first_lists: FirstLists | None = None,
     ) -> None:
         self.api = RawApi(api)
+        self.first_lists = first_lists  # the start-up child's lists, when it makes them
         self.namespaces = namespaces
         self.labels = labels
         self.pods = pods
@@ -356,9 +396,15 @@ class KubeSource:
             if done:
                 on_synced()
 
+        first = self.first_lists
+        if first is not None:
+            first.start()
+
         def discover_then_watch() -> None:
             backoff = Backoff()
-            while not self.stop.is_set():
+            slices = None if first is None else first.endpoint_slices()
+            preloaded = slices is not None  # the child lists what its discovery found
+            while slices is None and not self.stop.is_set():
                 try:
                     slices = offers_endpoint_slices(self.api)
                     break
@@ -368,7 +414,7 @@ class KubeSource:
                         "API discovery: %s; retrying in %.1f s", describe_error(error), delay
                     )
                     self.stop.wait(delay)
-            else:
+            if slices is None:
                 return
             if not slices:
                 log.info("discovery.k8s.io/v1 is not served: watching core/v1 Endpoints")
@@ -389,6 +435,7 @@ class KubeSource:
                         on_listed=listed,
                         stop=self.stop,
                         watch_timeout=self.watch_timeout,
+                        preloaded=first.pages(resource) if first and preloaded else None,
                     )
                     self.watches.append(watch)
                 threading.Thread(
@@ -411,3 +458,5 @@ class KubeSource:
 
     def close(self) -> None:
         self.stop.set()
+        if self.first_lists is not None:
+            self.first_lists.close()

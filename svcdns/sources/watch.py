@@ -19,7 +19,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -31,6 +31,7 @@ from svcdns.core.model import Delete, Event, KubeObject, ObjectKey, Upsert, key_
 log = logging.getLogger("svcdns.kube")
 
 EventSink = Callable[[list[Event]], None]
+Page = tuple[list[KubeObject], str]  # a list page's objects, and the list's resourceVersion
 PAGE_SIZE = 500
 FINISHED_PODS = "status.phase!=Succeeded,status.phase!=Failed"
 MIN_QUIET_WATCH = 1.0  # seconds: a watch that ends sooner with no event backs off
@@ -143,8 +144,10 @@ class ResourceWatch:
         stop: threading.Event,
         watch_timeout: int = 300,
         backoff: Backoff | None = None,
+        preloaded: Iterable[Page] | None = None,
     ) -> None:
         self.api = api
+        self.preloaded = preloaded  # the first list's pages, when a loader made it
         self.resource = resource
         self.sink = sink
         self.on_listed = on_listed
@@ -196,24 +199,15 @@ class ResourceWatch:
     def _list(self) -> None:
         """Each page feeds the state as it comes; what the list no longer holds is deleted
         at the end. An object equal to the one known is not replaced, so a relist never
-        holds two copies of the cluster."""
+        holds two copies of the cluster. The first list may come from the start-up loader
+        (`preloaded`); a failed one, and every later list, is made here."""
         seen: set[ObjectKey] = set()
-        token = ""
-        while True:
-            page = self.api.get_json(
-                self.resource.path,
-                {
-                    "limit": PAGE_SIZE,
-                    "continue": token,
-                    "labelSelector": self.resource.label_selector,
-                    "fieldSelector": self.resource.field_selector,
-                },
-            )
+        preloaded, self.preloaded = self.preloaded, None
+        listed_version = ""
+        for objects, version in preloaded or list_pages(self.api, self.resource):
+            listed_version = version
             events: list[Event] = []
-            for item in page.get("items") or ():
-                obj = self._convert(item)
-                if obj is None:
-                    continue
+            for obj in objects:
                 key = key_of(obj)
                 seen.add(key)
                 if self.known.get(key) != obj:
@@ -221,10 +215,7 @@ class ResourceWatch:
                     events.append(Upsert(obj))
             if events:
                 self.sink(events)
-            token = page.get("metadata", {}).get("continue") or ""
-            if not token:
-                break
-        self.resource_version = str(page.get("metadata", {}).get("resourceVersion", ""))
+        self.resource_version = listed_version
         gone = [key for key in self.known if key not in seen]
         for key in gone:
             del self.known[key]
@@ -276,7 +267,7 @@ class ResourceWatch:
         metadata = raw.get("metadata")
         version = metadata.get("resourceVersion") if isinstance(metadata, dict) else None
         if kind in ("ADDED", "MODIFIED"):
-            obj = self._convert(raw)
+            obj = convert(raw, self.resource.kind)
             if obj is not None:
                 self.known[key_of(obj)] = obj
                 self.sink([Upsert(obj)])
@@ -296,12 +287,36 @@ class ResourceWatch:
         if self.known.pop(key, None) is not None:
             self.sink([Delete(key)])
 
-    def _convert(self, raw: dict[str, Any]) -> KubeObject | None:
-        try:
-            return from_dict(raw, self.resource.kind)
-        except ConversionError as error:
-            log.warning("%s skipped: %s", describe({**raw, "kind": self.resource.kind}), error)
-            return None
+
+def list_pages(api: Api, resource: Resource) -> Iterator[Page]:
+    """A paginated LIST, page by page: the objects that convert, and the list's
+    resourceVersion (every page carries the snapshot's)."""
+    token = ""
+    while True:
+        page = api.get_json(
+            resource.path,
+            {
+                "limit": PAGE_SIZE,
+                "continue": token,
+                "labelSelector": resource.label_selector,
+                "fieldSelector": resource.field_selector,
+            },
+        )
+        objects = [obj for item in page.get("items") or () if (obj := convert(item, resource.kind))]
+        metadata = page.get("metadata") or {}
+        yield objects, str(metadata.get("resourceVersion", ""))
+        token = metadata.get("continue") or ""
+        if not token:
+            return
+
+
+def convert(raw: dict[str, Any], kind: str) -> KubeObject | None:
+    """The slim object, or None with one line saying why it is skipped."""
+    try:
+        return from_dict(raw, kind)
+    except ConversionError as error:
+        log.warning("%s skipped: %s", describe({**raw, "kind": kind}), error)
+        return None
 
 
 def describe_error(error: BaseException) -> str:
