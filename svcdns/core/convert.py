@@ -25,6 +25,7 @@ from svcdns.core.model import (
     Port,
     Service,
     ServiceKind,
+    shared,
 )
 
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
@@ -175,8 +176,8 @@ def _ports(raw_ports: Any, field: str) -> tuple[Port, ...]:
             raise ConversionError(f"{field}.port {quoted(number)} is not a port number")
         protocol = sys.intern(_text(raw.get("protocol"), f"{field}.protocol", "TCP").upper())
         name = sys.intern(_text(raw.get("name"), f"{field}.name"))  # names repeat
-        ports.append(Port(name=name, port=number, protocol=protocol))
-    return tuple(ports)
+        ports.append(shared(Port(name=name, port=number, protocol=protocol)))
+    return shared(tuple(ports))  # a few port lists serve every object
 
 
 def service(raw: Mapping[str, Any]) -> Service:

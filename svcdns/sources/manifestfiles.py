@@ -15,7 +15,6 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
 
-import ijson
 import yaml
 
 from svcdns.core.convert import QUOTE_LIMIT
@@ -46,6 +45,18 @@ _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 def _json_items(file: Path) -> Iterator[Found]:
     """The objects of a JSON file, a list read item by item."""
+    # ijson is imported where a JSON file is read: the server's first load reads in a child
+    # process, and the server itself then never holds the parser (1.6 MB).
+    import ijson
+
+    try:
+        yield from _json_stream(file, ijson)
+    except (json.JSONDecodeError, ijson.JSONError) as error:
+        text = " ".join(str(error).split())[:200]
+        raise ManifestError(f"{shown(file)}: invalid JSON: {text}") from None
+
+
+def _json_stream(file: Path, ijson: Any) -> Iterator[Found]:
     with file.open("rb") as stream:
         streamed = 0
         kindless = False
@@ -56,8 +67,8 @@ def _json_items(file: Path) -> Iterator[Found]:
                 continue
             yield from _items_of_list(item, "", "", file)
         if kindless:
-            item_kind = _list_item_kind(_top_level(stream, "kind"))
-            list_version = _top_level(stream, "apiVersion")
+            item_kind = _list_item_kind(_top_level(stream, "kind", ijson))
+            list_version = _top_level(stream, "apiVersion", ijson)
             stream.seek(0)
             for item in ijson.items(stream, "items.item", use_float=True):
                 if isinstance(item, Mapping) and not item.get("kind"):
@@ -69,7 +80,7 @@ def _json_items(file: Path) -> Iterator[Found]:
     yield from _items(document, file)
 
 
-def _top_level(stream: BinaryIO, key: str) -> str:
+def _top_level(stream: BinaryIO, key: str, ijson: Any) -> str:
     stream.seek(0)
     return str(next(ijson.items(stream, key), "") or "")
 
@@ -155,9 +166,6 @@ def file_items(file: Path) -> Iterator[Found]:
         mark = error.problem_mark
         where = f"line {mark.line + 1} column {mark.column + 1}: " if mark else ""
         raise ManifestError(f"{shown(file)}: invalid YAML: {where}{error.problem}") from None
-    except (json.JSONDecodeError, ijson.JSONError) as error:
-        text = " ".join(str(error).split())[:200]
-        raise ManifestError(f"{shown(file)}: invalid JSON: {text}") from None
     except Exception as error:  # anything a parser raises (a bad date, deep nesting...)
         text = " ".join(str(error).split())[:300]
         raise ManifestError(f"{shown(file)}: {type(error).__name__}: {text}") from None

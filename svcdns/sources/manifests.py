@@ -22,7 +22,16 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 
 from svcdns.core.convert import ConversionError, describe, from_dict
-from svcdns.core.model import Event, KubeObject, ObjectKey, Upsert, diff, key_of
+from svcdns.core.model import (
+    EndpointSlice,
+    Event,
+    KubeObject,
+    ObjectKey,
+    Service,
+    Upsert,
+    diff,
+    key_of,
+)
 from svcdns.sources.manifestfiles import ManifestError as ManifestError  # the source's error
 from svcdns.sources.manifestfiles import file_items, shown
 
@@ -226,11 +235,16 @@ class ManifestSource:
     def __init__(self, path: Path, *, pods: bool = True) -> None:
         self.path = path
         self.pods = pods  # whether Pods are read at all (`--pods verified`)
-        self.objects: Objects = {}
         self._stamps: dict[Path, Stamp] = {}  # each file as it was when last read
         self._contents: dict[Path, list[KubeObject]] = {}  # each file's last good objects
         self._gone = False  # `path` itself was missing at the last poll (logged)
         self._duplicates: frozenset[Duplicate] = frozenset()  # warned of at the last load
+
+    @property
+    def objects(self) -> Objects:
+        """Every object as the last good read left it (the later file's where several define
+        one): made from each file's objects when asked, not kept beside them."""
+        return merged(self._contents)[0]
 
     def initial(self) -> list[Event]:
         """The first load; raises ManifestError so the caller can exit with its line."""
@@ -239,12 +253,19 @@ class ManifestSource:
     def initial_batches(self) -> Iterator[list[Event]]:
         """The first load as it is parsed, batch by batch (`load_in_batches`); a broken or
         refused file raises ManifestError after the batches before it: there is no last
-        good content to keep yet, so the caller stops, as for any other error at start."""
+        good content to keep yet, so the caller stops, as for any other error at start.
+
+        A Service comes in the batch of its first EndpointSlice (or Endpoints), or after
+        the last batch: a dump lists every Service before any slice, and a Service applied
+        alone would have its records computed twice, without its endpoints, then with them.
+        Other objects come in the order read; so do two definitions of one object, the
+        later file's last."""
         # Taken before reading: a write during the read shows up at the next poll.
         self._stamps = stamps(self.path)
-        self.objects, self._contents = {}, {}
+        self._contents = {}
         duplicates: list[Duplicate] = []
         current: list[KubeObject] = []  # the objects of the file being read
+        waiting: dict[tuple[str, str], Service] = {}  # Services for their first slice
         for batch in load_in_batches(self.path, pods=self.pods):
             events: list[Event] = []
             for obj in batch:
@@ -255,11 +276,17 @@ class ManifestSource:
                     duplicates.append(obj)
                     continue
                 current.append(obj)
-                key = key_of(obj)
-                if self.objects.get(key) != obj:  # a later duplicate replaces an earlier one
-                    self.objects[key] = obj
-                    events.append(Upsert(obj))
+                if isinstance(obj, Service):
+                    waiting[obj.namespace, obj.name] = obj  # a later definition replaces it
+                    continue
+                if isinstance(obj, EndpointSlice):
+                    service = waiting.pop((obj.namespace, obj.service), None)
+                    if service is not None:
+                        events.append(Upsert(service))
+                events.append(Upsert(obj))
             yield events
+        if waiting:
+            yield [Upsert(service) for service in waiting.values()]
         self._warn(duplicates)
 
     def poll(self) -> list[Event]:
@@ -288,11 +315,11 @@ class ManifestSource:
             except ManifestError as error:
                 log.error("keeping the last good state: %s", error)
                 contents[file] = kept or []
+        before = self.objects
         self._stamps, self._contents = current, contents
         objects, duplicates = merged(contents)
         self._warn(duplicates)
-        events = diff(self.objects, objects)
-        self.objects = objects
+        events = diff(before, objects)
         if read_any or events:
             log.info("reloaded %s: %d objects, %d changed", self.path, len(objects), len(events))
         return events

@@ -236,3 +236,63 @@ def test_a_broken_or_refused_file_at_start_is_an_error(
     with pytest.raises(ManifestError) as caught:
         ManifestSource(tmp_path).initial()
     assert str(caught.value).startswith(f"{path}: ") and problem in str(caught.value)
+
+
+def test_a_service_comes_with_its_first_slice_and_one_without_slices_comes_last(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A dump lists every Service before any slice: each Service is held for the batch of
+    its first slice, so its records are computed once, with its endpoints."""
+    from svcdns.core import state as state_module
+    from svcdns.core.state import ClusterState
+    from svcdns.core.zonedata import ZoneSettings
+
+    services = [
+        {"kind": "Service", "metadata": {"name": n, "namespace": "shop"}, "spec": {"clusterIP": ip}}
+        for n, ip in (("web", "10.96.0.1"), ("api", "10.96.0.2"), ("lone", "10.96.0.3"))
+    ]
+    slices = [
+        {
+            "apiVersion": "discovery.k8s.io/v1",
+            "kind": "EndpointSlice",
+            "metadata": {
+                "name": f"{n}-{x}",
+                "namespace": "shop",
+                "labels": {"kubernetes.io/service-name": n},
+            },
+            "addressType": "IPv4",
+            "endpoints": [{"addresses": [ip]}],
+        }
+        for n, x, ip in (("api", "a", "10.244.0.1"), ("web", "a", "10.244.0.2"))
+    ]
+    path = write(tmp_path / "c.json", json.dumps({"kind": "List", "items": services + slices}))
+    events = ManifestSource(path).initial()
+    names = [(type(e.obj).__name__, e.obj.name) for e in events if isinstance(e, Upsert)]
+    assert names == [
+        ("Service", "api"),
+        ("EndpointSlice", "api-a"),
+        ("Service", "web"),
+        ("EndpointSlice", "web-a"),
+        ("Service", "lone"),
+    ]
+    computed: list[str] = []
+    real = state_module.service_zone
+
+    def counting(service: Service, *args: object) -> object:
+        computed.append(service.name)
+        return real(service, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(state_module, "service_zone", counting)
+    state = ClusterState(ZoneSettings())
+    state.apply_all(events, now=0)
+    assert sorted(computed) == ["api", "lone", "web"]
+
+
+def test_the_server_process_never_imports_the_json_parser() -> None:
+    """The first load parses in a child process: the server holds no ijson (1.6 MB)."""
+    import subprocess
+    import sys
+
+    code = "import sys, svcdns.cli, svcdns.serve, svcdns.feed; print('ijson' in sys.modules)"
+    found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert found.stdout.strip() == "False", found.stderr
