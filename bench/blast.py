@@ -1,19 +1,22 @@
 """One client blasting, one client probing: does the probe still get its answers?
 
 A cluster DNS must not let one pod in a crash loop take name resolution from the node.
-The blaster is one UDP socket on its own loopback address (127.0.0.3) that sends the
-`hits` names as fast as one Python process can, never waiting for a reply (it reads what
-comes back now and then, so its receive buffer never blocks the sender). The probe, on
-127.0.0.4, asks one name every 10 ms as a pod would and waits up to 1 s for each answer:
+The blaster is one loopback address (127.0.0.3) sending from 3 UDP sockets (`--sockets`)
+the `hits` names as fast as one Python process can, never waiting for a reply (it reads
+what comes back now and then, so its receive buffers never block the sender). The probe,
+on 127.0.0.4, asks one name every 10 ms as a pod would and waits up to 1 s for each answer:
 its answered fraction and latency are the figures. Each server is measured alone (no
 blast), then under the blast, one at a time:
 
-- svcdns with the default `--max-qps-per-client` (5000): the blaster's excess is dropped
-  before parsing;
-- svcdns with `--max-qps-per-client 0`: no limit, every datagram served in arrival order;
+- svcdns with default flags: no per-client cap; under overload (a full batch with the
+  receive queue half full) the answers are shared by source and the blaster's excess is
+  dropped unread (README PROTOCOL);
+- svcdns with the explicit cap `--max-qps-per-client 5000`;
+- svcdns on the one-datagram path (`SVCDNS_UDP_IO=datagram`, the fallback where recvmmsg
+  is missing): no cap and no fairness, every datagram served in arrival order;
 - Knot DNS (one UDP worker, no rate limiting) on the same records: the reference.
 
-    python bench/blast.py [--size small|large] [--seconds 10] [--workdir DIR]
+    python bench/blast.py [--size small|large] [--seconds 10] [--sockets 3] [--workdir DIR]
     bench/knot.sh is not needed: this installs knot with apt-get when it is missing.
 """
 
@@ -22,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import os
 import socket
 import statistics
 import subprocess
@@ -73,27 +77,31 @@ def hits(path: Path, limit: int = 100_000) -> list[bytes]:
 
 
 def blaster(
-    port: int, wires: list[bytes], stop: EventType, counts: Any
+    port: int, wires: list[bytes], sockets: int, stop: EventType, counts: Any
 ) -> None:  # runs in its own process
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind((BLASTER, 0))
-    sock.setblocking(False)
+    socks = []
+    for _ in range(sockets):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.bind((BLASTER, 0))
+        sock.setblocking(False)
+        socks.append(sock)
     target = ("127.0.0.1", port)
     sent = answered = 0
     while not stop.is_set():
-        for wire in wires:
+        for number, wire in enumerate(wires):
             try:
-                sock.sendto(wire, target)
+                socks[number % sockets].sendto(wire, target)
                 sent += 1
             except BlockingIOError:
                 pass
             if sent % 64 == 0:
-                try:
-                    while True:
-                        sock.recv(4096)
-                        answered += 1
-                except BlockingIOError:
-                    pass
+                for sock in socks:
+                    try:
+                        while True:
+                            sock.recv(4096)
+                            answered += 1
+                    except BlockingIOError:
+                        pass
                 if stop.is_set():
                     break
     counts[0], counts[1] = sent, answered
@@ -128,12 +136,14 @@ def probe(port: int, question: bytes, seconds: float) -> tuple[int, list[float]]
     return sent, latencies
 
 
-def measure(name: str, port: int, wires: list[bytes], seconds: float, blast: bool) -> Result:
+def measure(
+    name: str, port: int, wires: list[bytes], seconds: float, blast: bool, sockets: int = 3
+) -> Result:
     stop = multiprocessing.Event()
     counts = multiprocessing.Array("q", 2)
     process = None
     if blast:
-        process = multiprocessing.Process(target=blaster, args=(port, wires, stop, counts))
+        process = multiprocessing.Process(target=blaster, args=(port, wires, sockets, stop, counts))
         process.start()
         time.sleep(0.5)  # the blast is on before the probe starts
     began = time.monotonic()
@@ -172,15 +182,22 @@ def run(args: argparse.Namespace, servers: dict[str, Server]) -> list[Result]:
     wires = hits(workdir / "hits.txt")
     results: list[Result] = []
 
-    for label, limit in (("svcdns (limit 5000/s)", "5000"), ("svcdns (no limit)", "0")):
+    variants = (
+        ("svcdns (default flags)", [], {}),
+        ("svcdns (cap 5000/s)", ["--max-qps-per-client", "5000"], {}),
+        ("svcdns (one datagram a callback)", [], {"SVCDNS_UDP_IO": "datagram"}),
+    )
+    for label, flags, env in variants:
         port, http_port = free_port(), free_port()
         command = [sys.executable, "-m", "svcdns", "serve", "--manifests", str(manifests)]
         command += ["--listen", f"127.0.0.1:{port}", "--http", f"127.0.0.1:{http_port}"]
-        command += ["--upstream", "none", "--max-qps-per-client", limit]
-        server = servers[label] = start(label, command, port, workdir / "blast-svcdns.log")
+        command += ["--upstream", "none", *flags]
+        server = servers[label] = start(
+            label, command, port, workdir / "blast-svcdns.log", env={**os.environ, **env}
+        )
         wait_until(server, lambda http_port=http_port: http_ready(http_port), 900, "/ready")
         for blast in (False, True):
-            results.append(measure(label, port, wires, args.seconds, blast))
+            results.append(measure(label, port, wires, args.seconds, blast, args.sockets))
         server.stop()
         del servers[label]
 
@@ -193,7 +210,7 @@ def run(args: argparse.Namespace, servers: dict[str, Server]) -> list[Result]:
     )
     wait_until(knot, lambda: soa_answers(port, zones), 300, "SOA")
     for blast in (False, True):
-        results.append(measure("knot (reference)", port, wires, args.seconds, blast))
+        results.append(measure("knot (reference)", port, wires, args.seconds, blast, args.sockets))
     return results
 
 
@@ -201,6 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size", choices=("small", "large"), default="small")
     parser.add_argument("--seconds", type=float, default=10.0, help="per measurement")
+    parser.add_argument("--sockets", type=int, default=3, help="the blaster's UDP sockets")
     parser.add_argument("--workdir", type=Path, help="default /tmp/svcdns-bench-<size>")
     args = parser.parse_args(argv)
     args.workdir = (args.workdir or Path(f"/tmp/svcdns-bench-{args.size}")).resolve()

@@ -145,9 +145,13 @@ class Server:
         self.log.close()
 
 
-def start(name: str, command: list[str], port: int, log_path: Path) -> Server:
+def start(
+    name: str, command: list[str], port: int, log_path: Path, env: dict[str, str] | None = None
+) -> Server:
     log = log_path.open("w")
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=HERE.parent)
+    process = subprocess.Popen(
+        command, stdout=log, stderr=subprocess.STDOUT, cwd=HERE.parent, env=env
+    )
     return Server(name, process, port, log)
 
 

@@ -55,11 +55,14 @@ class Address:
 class ServerProcess:
     """A running `svcdns serve`; `lines` holds every stderr line so far."""
 
-    def __init__(self, args: Sequence[str], *, cwd: Path | None = None) -> None:
+    def __init__(
+        self, args: Sequence[str], *, cwd: Path | None = None, env: dict[str, str] | None = None
+    ) -> None:
         self.args = list(args)
         self.proc = subprocess.Popen(
             self.args,
             cwd=cwd or REPO,
+            env={**os.environ, **env} if env else None,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
@@ -175,6 +178,22 @@ def serve_args(
 
 ServerFactory = Callable[..., ServerProcess]
 
+# The two UDP paths (svcdns.net): recvmmsg batches, the default on Linux, and asyncio's one
+# datagram a callback, the fallback; the environment that picks each, and the words of the
+# "serving" line that prove which one runs.
+UDP_PATHS = ("batched", "datagram")
+UDP_PATH_LINE = {"batched": "udp in batches", "datagram": "udp one datagram a callback"}
+
+
+def udp_path_env(path: str) -> dict[str, str]:
+    return {"SVCDNS_UDP_IO": path}
+
+
+def assert_udp_path(server: ServerProcess, path: str) -> None:
+    """`server` serves UDP on `path`, as its "serving" line says."""
+    line = server.wait_for_line(lambda text: "serving zone" in text, 5.0)
+    assert line is not None and UDP_PATH_LINE[path] in line, line
+
 
 @contextlib.contextmanager
 def server_factory() -> Iterator[ServerFactory]:
@@ -186,9 +205,10 @@ def server_factory() -> Iterator[ServerFactory]:
         listen: Sequence[str] = ("127.0.0.1:0",),
         upstream: str | None = "none",
         cwd: Path | None = None,
+        env: dict[str, str] | None = None,
     ) -> ServerProcess:
         server = ServerProcess(
-            serve_args(manifests, *extra, listen=listen, upstream=upstream), cwd=cwd
+            serve_args(manifests, *extra, listen=listen, upstream=upstream), cwd=cwd, env=env
         )
         started.append(server)
         server.wait_ready()

@@ -24,13 +24,16 @@ import dns.rdatatype
 import pytest
 from helpers import (
     CLUSTER_YAML,
+    UDP_PATHS,
     ServerFactory,
     ServerProcess,
     answer_data,
+    assert_udp_path,
     free_port,
     get,
     ops_url,
     run_svcdns,
+    udp_path_env,
 )
 from upstream import Behaviour, UpstreamServer
 
@@ -51,12 +54,18 @@ def asked(server: UpstreamServer) -> list[tuple[str, str]]:
 
 
 def forwarding(
-    start_server: ServerFactory, *upstreams: UpstreamServer, extra: tuple[str, ...] = ()
+    start_server: ServerFactory,
+    *upstreams: UpstreamServer,
+    extra: tuple[str, ...] = (),
+    path: str = "batched",
 ) -> ServerProcess:
+    """A server forwarding to `upstreams`, on UDP path `path` (helpers.UDP_PATHS)."""
     args: list[str] = []
     for server in upstreams:
         args += ["--upstream", server.address]
-    return start_server(CLUSTER_YAML, *args, *extra, upstream=None)
+    started = start_server(CLUSTER_YAML, *args, *extra, upstream=None, env=udp_path_env(path))
+    assert_udp_path(started, path)
+    return started
 
 
 def ask(
@@ -73,12 +82,15 @@ def ask(
     return dns.query.udp(query, server.host, port=server.port, timeout=timeout, source=source)
 
 
+@pytest.mark.parametrize("path", UDP_PATHS)
 def test_the_do_bit_is_copied_into_forwarded_cached_and_refused_replies(
-    start_server: ServerFactory, upstream: UpstreamServer
+    start_server: ServerFactory, upstream: UpstreamServer, path: str
 ) -> None:
     """RFC 3225 3, on the forwarding paths: the first (upstream) answer, the cached one
     (served before any parsing) and a REFUSED one for a client outside --allow-recursion."""
-    server = forwarding(start_server, upstream, extra=("--allow-recursion", "127.0.0.1/32"))
+    server = forwarding(
+        start_server, upstream, extra=("--allow-recursion", "127.0.0.1/32"), path=path
+    )
     for source in ("127.0.0.1", "127.0.0.1", "127.0.0.2"):  # upstream, cache, refused
         for want_dnssec in (True, False):
             query = dns.message.make_query(NAME, "A", use_edns=0, want_dnssec=want_dnssec)
@@ -91,10 +103,11 @@ def test_the_do_bit_is_copied_into_forwarded_cached_and_refused_replies(
     assert asked(upstream) == [(f"{NAME}.", "udp")]
 
 
+@pytest.mark.parametrize("path", UDP_PATHS)
 def test_a_name_outside_the_zones_is_forwarded(
-    start_server: ServerFactory, upstream: UpstreamServer
+    start_server: ServerFactory, upstream: UpstreamServer, path: str
 ) -> None:
-    server = forwarding(start_server, upstream)
+    server = forwarding(start_server, upstream, path=path)
     query = dns.message.make_query("Api.Example.COM", "A")
     reply = dns.query.udp(query, server.host, port=server.port, timeout=6)
     assert reply.id == query.id
@@ -188,10 +201,13 @@ def test_forwarding_over_tcp_from_the_client(
     assert answer_data(ask(server, NAME, tcp=True), "A") == ["192.0.2.10"]
 
 
+@pytest.mark.parametrize("path", UDP_PATHS)
 def test_clients_outside_allow_recursion_are_refused(
-    start_server: ServerFactory, upstream: UpstreamServer
+    start_server: ServerFactory, upstream: UpstreamServer, path: str
 ) -> None:
-    server = forwarding(start_server, upstream, extra=("--allow-recursion", "127.0.0.1/32"))
+    server = forwarding(
+        start_server, upstream, extra=("--allow-recursion", "127.0.0.1/32"), path=path
+    )
     assert answer_data(ask(server, NAME), "A") == ["192.0.2.10"]
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
         try:
@@ -449,12 +465,15 @@ def test_an_external_name_whose_target_does_not_exist_carries_the_upstream_soa(
     assert [rrset.rdtype for rrset in reply.authority] == [dns.rdatatype.SOA]
 
 
+@pytest.mark.parametrize("path", UDP_PATHS)
 def test_log_queries_says_where_each_answer_came_from_in_json(
-    start_server: ServerFactory, upstream: UpstreamServer
+    start_server: ServerFactory, upstream: UpstreamServer, path: str
 ) -> None:
     import json
 
-    server = forwarding(start_server, upstream, extra=("--log-queries", "--log-format", "json"))
+    server = forwarding(
+        start_server, upstream, extra=("--log-queries", "--log-format", "json"), path=path
+    )
     ask(server, "web.shop.svc.cluster.local")
     ask(server, NAME)
     ask(server, NAME)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import random
 import re
+import signal
 import socket
 import struct
 import threading
@@ -17,6 +18,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import dns.exception
 import dns.message
 import dns.rcode
 import pytest
@@ -29,6 +31,7 @@ from helpers import (
     http_status,
     make_query,
     ops_url,
+    poll,
     tcp_frame,
 )
 
@@ -105,6 +108,84 @@ def test_no_limit_with_zero(start_server: ServerFactory) -> None:
             blaster.sendto(make_query(WEB, "A", id=ident).to_wire(), (server.host, server.port))
             assert dns.message.from_wire(blaster.recv(4096)).rcode() == dns.rcode.NOERROR
     assert "svcdns_rate_limited" not in get(f"{ops_url(server)}/metrics")[2]
+
+
+def test_one_address_asking_at_full_rate_is_never_dropped_with_default_flags(
+    start_server: ServerFactory,
+) -> None:
+    """No per-client cap by default: a node-local cache or a benchmark asking from one
+    address with hundreds of queries in flight (full batches) gets every answer."""
+    server = start_server("examples/cluster.yaml")
+    total, in_flight = 20_000, 160  # more than a batch (64): batches come back full
+    answered = 0
+    with udp_socket(BLASTER) as client:
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)  # room for replies
+        client.settimeout(5)
+        for ident in range(in_flight):
+            client.sendto(make_query(WEB, "A", id=ident).to_wire(), (server.host, server.port))
+        for ident in range(in_flight, total + in_flight):
+            reply = dns.message.from_wire(client.recv(4096))
+            assert (reply.rcode(), answer_data(reply, "A")) == (0, ["10.96.100.10"])
+            answered += 1
+            if ident < total:
+                wire = make_query(WEB, "A", id=ident & 0xFFFF).to_wire()
+                client.sendto(wire, (server.host, server.port))
+    assert answered == total
+    assert metric(server, "svcdns_overload_dropped_total") == 0
+    assert "svcdns_rate_limited" not in get(f"{ops_url(server)}/metrics")[2]
+
+
+def test_under_overload_a_light_client_is_answered_and_the_heaviest_is_dropped(
+    start_server: ServerFactory,
+) -> None:
+    """The server is stopped (SIGSTOP) while one address fills its receive queue and a
+    probe asks now and then; once it runs again, its batches come back full from a full
+    queue: overload. The probe's queries are all answered, the blaster's excess dropped
+    unread, counted and logged once."""
+    server = start_server("examples/cluster.yaml")
+    target = (server.host, server.port)
+    probes = {}
+    server.proc.send_signal(signal.SIGSTOP)
+    try:
+        with udp_socket(BLASTER) as blaster, udp_socket(PROBE) as probe:
+            blaster.setblocking(False)
+            for number in range(20_000):
+                # Five probes among the first 200 datagrams: in the queue on any kernel
+                # (rmem_default holds 256 of these), one or two a batch.
+                if number % 40 == 0 and len(probes) < 5:
+                    query = make_query(WEB, "A", id=1000 + number)
+                    probe.sendto(query.to_wire(), target)
+                    probes[query.id] = query
+                with contextlib.suppress(BlockingIOError):
+                    blaster.sendto(make_query(WEB, "A", id=number).to_wire(), target)
+            server.proc.send_signal(signal.SIGCONT)
+            probe.settimeout(5)
+            answered = []
+            for _ in probes:
+                reply = dns.message.from_wire(probe.recv(4096))
+                assert (reply.rcode(), answer_data(reply, "A")) == (0, ["10.96.100.10"])
+                answered.append(reply.id)
+    finally:
+        server.proc.send_signal(signal.SIGCONT)
+    assert sorted(answered) == sorted(probes)
+    assert metric(server, "svcdns_overload_dropped_total") > 0
+    line = server.wait_for_line(lambda text: "overloaded:" in text, 5)
+    assert line is not None and line.endswith(
+        f"dropped since the last such line (at most one in 10 s; heaviest last: {BLASTER})"
+    )
+    assert server.count_lines(lambda text: "overloaded:" in text) == 1
+    # Once the backlog is read, the server answers as before. Polled: while Linux reads a
+    # backlog, it frees the queue's memory in chunks (a quarter of the buffer), and a
+    # datagram arriving before a chunk is freed is dropped by the kernel.
+    assert poll(lambda: web_answered(server), timeout=10)
+
+
+def web_answered(server: ServerProcess) -> bool:
+    try:
+        reply = server.udp(WEB, "A")
+    except dns.exception.Timeout:
+        return False
+    return (reply.rcode(), answer_data(reply, "A")) == (0, ["10.96.100.10"])
 
 
 def _random_name(rng: random.Random) -> str:

@@ -25,12 +25,15 @@ import dns.rdatatype
 import pytest
 from builders import endpoint_slice, headless_service, namespace, to_yaml
 from helpers import (
+    CLUSTER_YAML,
     LOOPBACK,
+    UDP_PATHS,
     ServerFactory,
     ServerProcess,
     answer_data,
     assert_authoritative,
     assert_single_soa,
+    assert_udp_path,
     ipv6_loopback_available,
     make_query,
     poll,
@@ -42,6 +45,7 @@ from helpers import (
     tcp_read_message,
     udp_exchange,
     udp_no_reply,
+    udp_path_env,
     udp_query,
 )
 
@@ -57,8 +61,21 @@ HEADER = struct.Struct("!HHHHHH")
 needs_ipv6 = pytest.mark.skipif(not ipv6_loopback_available(), reason="::1 cannot be bound")
 
 
-@pytest.fixture(scope="module")
-def big_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+# Every test of this module on a shared server runs on both UDP paths: recvmmsg batches
+# (the default on Linux) and the one-datagram fallback.
+@pytest.fixture(scope="module", params=UDP_PATHS)
+def cluster_server(request: pytest.FixtureRequest) -> Iterator[ServerProcess]:
+    """examples/cluster.yaml, served on the UDP path of the parameter."""
+    with server_factory() as start:
+        server = start(CLUSTER_YAML, env=udp_path_env(request.param))
+        assert_udp_path(server, request.param)
+        yield server
+
+
+@pytest.fixture(scope="module", params=UDP_PATHS)
+def big_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerProcess]:
     """A server whose headless `big.shop` has 120 ready endpoints (an A RRset of ~2 KB)."""
     path = tmp_path_factory.mktemp("big") / "big.yaml"
     path.write_text(
@@ -66,7 +83,9 @@ def big_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProce
         encoding="utf-8",
     )
     with server_factory() as start:
-        yield start(path)
+        server = start(path, env=udp_path_env(request.param))
+        assert_udp_path(server, request.param)
+        yield server
 
 
 def assert_web_alive(server: ServerProcess) -> None:
@@ -483,8 +502,10 @@ def test_ipv6_listener_answers_udp_and_tcp(start_server: ServerFactory) -> None:
 
 
 @needs_ipv6
-def test_two_listeners_both_answer(start_server: ServerFactory) -> None:
-    server = start_server(listen=["127.0.0.1:0", "[::1]:0"])
+@pytest.mark.parametrize("path", UDP_PATHS)
+def test_two_listeners_both_answer(start_server: ServerFactory, path: str) -> None:
+    server = start_server(listen=["127.0.0.1:0", "[::1]:0"], env=udp_path_env(path))
+    assert_udp_path(server, path)
     assert [a.host for a in server.addresses] == ["127.0.0.1", "::1"]
     for address in server.addresses:
         for query in (udp_query, tcp_query):
