@@ -253,7 +253,7 @@ KNOT_CONF = """\
 server:
     rundir: "{run}"
     listen: 127.0.0.1@{port}
-    udp-workers: 1
+    udp-workers: {udp_workers}
     tcp-workers: 1
     background-workers: 1
 
@@ -294,7 +294,7 @@ def zones_of(manifests: Path, knot_dir: Path) -> dict[str, int]:
     return write_zones(records, knot_dir / "zones")
 
 
-def write_knot_conf(directory: Path, zones: list[str], port: int) -> Path:
+def write_knot_conf(directory: Path, zones: list[str], port: int, *, udp_workers: int = 1) -> Path:
     run = directory / "run"
     if run.exists():
         shutil.rmtree(run)
@@ -302,6 +302,7 @@ def write_knot_conf(directory: Path, zones: list[str], port: int) -> Path:
     text = KNOT_CONF.format(
         run=run,
         port=port,
+        udp_workers=udp_workers,
         zones=directory / "zones",
         zone_list="\n".join(f"  - domain: {zone}" for zone in zones),
     )
@@ -569,6 +570,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--no-warmup", action="store_true", help="skip the unrecorded pass through each file"
     )
     parser.add_argument(
+        "--knot-workers", type=int, default=1, help="Knot's UDP workers (with --workers=N)"
+    )
+    parser.add_argument(
         "--svcdns-arg",
         action="append",
         default=[],
@@ -597,14 +601,15 @@ def run(args: argparse.Namespace, servers: dict[str, Server]) -> dict[str, Any]:
     port, http_port = free_port(), free_port()
     command = [sys.executable, "-m", "svcdns", "serve", "--manifests", str(manifests)]
     command += ["--listen", f"127.0.0.1:{port}", "--http", f"127.0.0.1:{http_port}"]
-    # dnsperf is one client sending far more than any pod: the per-client limit is off here.
-    command += ["--upstream", "none", "--max-qps-per-client", "0", *args.svcdns_arg]
+    # Default flags: dnsperf asks from one address, as any benchmark, and must get the
+    # full rate (no per-client cap; fairness only under overload).
+    command += ["--upstream", "none", *args.svcdns_arg]
     servers["svcdns"] = svcdns = start("svcdns", command, port, workdir / "svcdns.log")
     svcdns.ready_seconds = wait_until(svcdns, lambda: http_ready(http_port), 900, "/ready 200")
     print(f"svcdns: ready in {svcdns.ready_seconds:.2f} s on port {port}", flush=True)
 
     port = free_port()
-    conf = write_knot_conf(knot_dir, list(counts), port)
+    conf = write_knot_conf(knot_dir, list(counts), port, udp_workers=args.knot_workers)
     servers["knot"] = knot = start(
         "knot", [tools["knotd"], "-c", str(conf)], port, workdir / "knot.log"
     )
@@ -667,6 +672,7 @@ def run(args: argparse.Namespace, servers: dict[str, Server]) -> dict[str, Any]:
         "seconds": args.seconds,
         "rounds": args.rounds,
         "svcdns_args": args.svcdns_arg,
+        "knot_udp_workers": args.knot_workers,
         "zones": counts,
         "check": check,
         "fixed_rate": rate,

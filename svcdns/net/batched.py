@@ -107,14 +107,19 @@ class BatchedUdpListener:
                 fairness.short_batch()
         elif fairness.full_batch(queue_fill(self._sock)):
             keep = fairness.keep([self._host_key(i) for i in range(count)])
-        data, names, length, namelen = batch.data, batch.names, batch.length, batch.namelen
-        sources, handle, allow, queue = self._sources, self._handle, self._allow, batch.queue
+        data, names, out = batch.data, batch.names, batch.out
+        in32, out32, out64, iov64 = batch.in32, batch.out32, batch.out64, batch.iov64
+        stride32, stride64, iov_stride = batch.stride32, batch.stride64, batch.iov_stride64
+        len_at, namelen_at, name_at = batch.len_at, batch.namelen_at, batch.name_at
+        iov_len_at, names_at = batch.iov_len_at, batch.names_at
+        sources, handle, allow = self._sources, self._handle, self._allow
         replies = 0
         for index in range(count):
             if keep is not None and not keep[index]:
                 continue
-            at = index * NAME
-            raw = names[at : at + namelen(index)]
+            word, at = index * stride32, index * NAME
+            namelen = in32[word + namelen_at]
+            raw = names[at : at + namelen]
             client = sources.get(raw)
             if client is None:
                 if len(sources) >= MAX_SOURCES:
@@ -124,12 +129,16 @@ class BatchedUdpListener:
                 continue
             start = index * SLOT
             try:
-                reply = handle(data[start : start + length(index)], client)
+                reply = handle(data[start : start + in32[word + len_at]], client)
             except Exception:  # the handler never raises; this keeps a bug from killing us
                 log.exception("handler raised")
                 continue
-            if type(reply) is bytes:
-                queue(replies, index, reply)
+            if type(reply) is bytes:  # into send slot `replies`, to this datagram's source
+                size, start = len(reply), replies * SLOT
+                out[start : start + size] = reply
+                iov64[replies * iov_stride + iov_len_at] = size
+                out64[replies * stride64 + name_at] = names_at + at
+                out32[replies * stride32 + namelen_at] = namelen
                 replies += 1
             elif reply is not None:  # forwarded: sent when the upstream has answered
                 self._later(reply, self._pending, self._sender(client))

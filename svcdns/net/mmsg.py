@@ -115,19 +115,24 @@ class Datagrams:
         # copy before each call, in one memmove.
         self._pristine = bytes(self._in)
         self._in_at, self._out_at = ctypes.addressof(self._in), ctypes.addressof(self._out)
-        self._names_at = names_at
+        # The headers as words, for the listener's loop to read and store without a call:
+        # datagram i's length is in32[i * stride32 + len_at], its source's sockaddr length
+        # in32[i * stride32 + namelen_at]; send slot j's address pointer is
+        # out64[j * stride64 + name_at], its address length out32[j * stride32 +
+        # namelen_at], its reply's length iov64[j * iov_stride64 + iov_len_at].
+        self.names_at = names_at
         stride = ctypes.sizeof(_MMsgHdr)
         assert stride % 8 == 0
-        self._stride32, self._stride64 = stride // 4, stride // 8
-        self._in32, _ = _words(self._in)
-        self._out32, self._out64 = _words(self._out)
-        _, self._iov_out64 = _words(self._iov_out)
-        self._len_at = _MMsgHdr.msg_len.offset // 4
-        self._namelen_at = _MsgHdr.msg_namelen.offset // 4
+        self.stride32, self.stride64 = stride // 4, stride // 8
+        self.in32, _ = _words(self._in)
+        self.out32, self.out64 = _words(self._out)
+        _, self.iov64 = _words(self._iov_out)
+        self.len_at = _MMsgHdr.msg_len.offset // 4
+        self.namelen_at = _MsgHdr.msg_namelen.offset // 4
         self._flags_at = _MsgHdr.msg_flags.offset // 4
-        self._name_at = _MsgHdr.msg_name.offset // 8
-        self._iov_len_at = _IoVec.iov_len.offset // 8
-        self._iov_stride64 = ctypes.sizeof(_IoVec) // 8
+        self.name_at = _MsgHdr.msg_name.offset // 8
+        self.iov_len_at = _IoVec.iov_len.offset // 8
+        self.iov_stride64 = ctypes.sizeof(_IoVec) // 8
 
     @classmethod
     def open(cls, sock: socket.socket) -> Datagrams | None:
@@ -154,22 +159,23 @@ class Datagrams:
         return count
 
     def length(self, index: int) -> int:
-        return int(self._in32[index * self._stride32 + self._len_at])
+        return int(self.in32[index * self.stride32 + self.len_at])
 
     def namelen(self, index: int) -> int:
-        return int(self._in32[index * self._stride32 + self._namelen_at])
+        return int(self.in32[index * self.stride32 + self.namelen_at])
 
     def cut(self, index: int) -> bool:
         """Whether datagram `index` was longer than its slot (cannot happen with 64 KiB)."""
-        return bool(self._in32[index * self._stride32 + self._flags_at] & MSG_TRUNC)
+        return bool(self.in32[index * self.stride32 + self._flags_at] & MSG_TRUNC)
 
     def queue(self, slot: int, index: int, reply: bytes) -> None:
-        """Put `reply` in send slot `slot`, addressed to datagram `index`'s source."""
+        """Put `reply` in send slot `slot`, addressed to datagram `index`'s source (the
+        listener's loop does the same inline)."""
         start = slot * SLOT
         self.out[start : start + len(reply)] = reply
-        self._iov_out64[slot * self._iov_stride64 + self._iov_len_at] = len(reply)
-        self._out64[slot * self._stride64 + self._name_at] = self._names_at + index * NAME
-        self._out32[slot * self._stride32 + self._namelen_at] = self.namelen(index)
+        self.iov64[slot * self.iov_stride64 + self.iov_len_at] = len(reply)
+        self.out64[slot * self.stride64 + self.name_at] = self.names_at + index * NAME
+        self.out32[slot * self.stride32 + self.namelen_at] = self.namelen(index)
 
     def send(self, count: int) -> int:
         """Send slots 0..count-1: how many went (the rest are lost, as a full socket
@@ -177,7 +183,7 @@ class Datagrams:
         sent = 0
         while sent < count:
             done: int = self._libc.sendmmsg(
-                self._fd, self._out_at + sent * self._stride64 * 8, count - sent, MSG_DONTWAIT
+                self._fd, self._out_at + sent * self.stride64 * 8, count - sent, MSG_DONTWAIT
             )
             if done <= 0:
                 if done < 0 and ctypes.get_errno() == errno.EINTR:
