@@ -5,9 +5,11 @@ fake API over real sockets; the loop is held busy while the lists complete."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from pathlib import Path
 
+import pytest
 from builders import cluster_ip_service, endpoint, namespace, port, slice_of
 from fakeapi import FakeApiServer
 
@@ -29,7 +31,11 @@ def fill(fake: FakeApiServer, services: int) -> None:
         )
 
 
-def test_ready_waits_for_the_listed_batches_to_be_applied(tmp_path: Path) -> None:
+def test_ready_waits_for_the_listed_batches_to_be_applied(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    collections: list[int] = []
+    monkeypatch.setattr(gc, "collect", lambda *args: collections.append(1) or 0)
     with FakeApiServer() as fake:
         fill(fake, 1200)  # more than one page of each kind
         config = Config(kubeconfig=fake.write_kubeconfig(tmp_path / "kubeconfig"))
@@ -62,3 +68,6 @@ def test_ready_waits_for_the_listed_batches_to_be_applied(tmp_path: Path) -> Non
         # At ready, the last Service and its endpoint (the last pages) are answered.
         assert state.index.exists(f"web-1199.shop.svc.{ZONE}")
         assert state.index.exists(f"10-244-4-200.web-1199.shop.svc.{ZONE}")
+        # Settled without a full collection before ready: what was loaded is frozen.
+        assert collections == [] and gc.isenabled() and gc.get_freeze_count() > 0
+        gc.unfreeze()
