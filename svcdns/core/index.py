@@ -32,7 +32,9 @@ from svcdns.core.wire import (
     address_text,
     decode_blob,
     deflate,
+    encode_addresses,
     encode_blob,
+    encode_srv_targets,
     inflate,
     name_text,
     name_wire,
@@ -41,10 +43,11 @@ from svcdns.core.zonedata import (
     Plain,
     SelfSRV,
     ServiceRecords,
+    ServiceZone,
     address_type,
     domain_of,
-    plain_records,
     self_srv_records,
+    spelled,
     srv_set,
 )
 from svcdns.wire.names import MAX_LABEL, MAX_NAME
@@ -231,40 +234,36 @@ class RecordIndex:
             return None
 
     def set_service(
-        self,
-        key: ServiceKey,
-        records: ServiceRecords,
-        self_srv: SelfSRV | None = None,
-        left_out: list[str] | None = None,
-        *,
-        plain: Sequence[Plain] = (),
+        self, key: ServiceKey, zone: ServiceZone | None, left_out: list[str] | None = None
     ) -> set[str]:
-        """Replace one Service's records; return the owner names whose RRsets changed.
+        """Replace one Service's records (`zonedata.ServiceZone`; None: it has none); return
+        the owner names whose RRsets changed.
 
         A record whose owner or target name cannot be encoded (a 64-octet label, a name
         over 255 octets) is left out alone, and its owner and reason appended to
         `left_out`: every other record of the Service is still served.
 
-        `self_srv` (zonedata.SelfSRV) are the SRV sets at the endpoint names and at a
-        ClusterIP name. Where the owner is otherwise one address, the set is implied, not
-        stored per owner: the ports most endpoints of the Service share are kept once for
-        it (`endpoint_ports`), a ClusterIP name's own in `service_ports`, and the owner
-        stays a packed address; any other owner is a blob holding all its RRsets. 124,000
-        endpoint names would cost about 16 MB more as blobs.
+        `zone.self_srv` are the SRV sets at the endpoint names and at a ClusterIP name.
+        Where the owner is otherwise one address, the set is implied, not stored per owner:
+        the ports most endpoints of the Service share are kept once for it
+        (`endpoint_ports`), a ClusterIP name's own in `service_ports`, and the owner stays a
+        packed address; any other owner is a blob holding all its RRsets. 124,000 endpoint
+        names would cost about 16 MB more as blobs.
 
-        `plain` are the Service's plain endpoints (zonedata.ServiceZone: owners none of
-        `records` has, with this index's TTL): what `plain_records` spells out, stored
-        without a record made for each unless its name or reverse name needs more than a
-        packed address or a pointer."""
+        The plain endpoints (`zone.plain`, with this index's TTL), and a headless Service's
+        address and SRV sets made of them, are what `zonedata.spelled` spells out, stored
+        without a record made for each unless a name needs more than a packed address, a
+        pointer or the usual layout (then it joins the general rules as records)."""
         left = [] if left_out is None else left_out
-        self_srv = self_srv or {}
         domain_name = domain_of(key[0], key[1], self.zone)
         domain = _wire_or_none(domain_name)
+        if zone is None:
+            zone = ServiceZone(domain_name, {}, {})
+        records, self_srv, plain = zone.records, zone.self_srv, zone.plain
         if plain and not _plain_fits(plain, domain):
             # Spelled out: the rules below say which names cannot be encoded, and why.
-            spelled, spelled_srv = plain_records(plain, domain_name, self.ttl)
-            records = {**records, **{owner: tuple(rrs) for owner, rrs in spelled.items()}}
-            self_srv = {**self_srv, **spelled_srv}
+            records, self_srv = spelled(zone, self.ttl)
+            zone = ServiceZone(domain_name, records, self_srv)
             plain = ()
         wires: dict[str, bytes] = {}
         new: dict[bytes, tuple[str, tuple[Record, ...]]] = {}
@@ -278,7 +277,7 @@ class RecordIndex:
                 continue
             new[wire] = (owner, rrs)
         old_owners = self._owners_of.get(key, ())
-        if not new and not plain and not old_owners:
+        if not new and not plain and not zone.srv_sets and not old_owners:
             return set()
         endpoint_ports = chain(
             (v for k, v in self_srv.items() if k != domain_name), (p for _, _, p in plain)
@@ -303,6 +302,10 @@ class RecordIndex:
                 plain, domain_name, domain, shared=shared, old_shared=old_shared,
                 old_set=old_set, new=new, self_srv=self_srv, wires=wires, lane=lane,
                 writes=writes, changed=changed,
+            )  # fmt: skip
+            self._headless_forms(
+                zone, domain, old_set=old_set, new=new, wires=wires, lane=lane,
+                writes=writes, changed=changed, left=left,
             )  # fmt: skip
         for wire in (*old_owners, *(w for w in new if w not in old_set)):
             if wire in lane:
@@ -357,7 +360,8 @@ class RecordIndex:
             _keep(self.service_ports, domain, own if implied_own else ())
             # A headless name (not itself in `self_srv`) with endpoint names: its SRV set
             # is theirs, and changes when any of theirs does.
-            if domain_name not in self_srv and (self_srv or plain) and domain in new:
+            has_addresses = domain in new or domain in lane
+            if domain_name not in self_srv and (self_srv or plain) and has_addresses:
                 self.srv_from_endpoints.add(domain)
                 if endpoint_changed:
                     changed.add(domain_name)
@@ -420,6 +424,57 @@ class RecordIndex:
             else:  # another Service's PTR there too: merged by the general rules
                 new[ptr_wire] = (ptr, (Record(ptr, pointer_type, ttl, host),))
         return endpoint_changed
+
+    def _headless_forms(
+        self,
+        zone: ServiceZone,
+        domain: bytes,
+        *,
+        old_set: set[bytes],
+        new: dict[bytes, tuple[str, tuple[Record, ...]]],
+        wires: dict[str, bytes],
+        lane: dict[bytes, None],
+        writes: list[tuple[bytes, Stored | None, Stored | None]],
+        changed: set[str],
+        left: list[str],
+    ) -> None:
+        """A headless Service's own addresses and the SRV sets of its named ports, encoded
+        from the plain endpoints as `encode_blob` lays their records out. A set the usual
+        layout cannot hold (too big for a message, an owner DNS cannot name) joins `new` as
+        records: the general rules leave it out, and say why."""
+        ttl, plain, domain_name = self.ttl, zone.plain, zone.domain
+        found: list[tuple[bytes, str, Stored]] = []
+        if zone.addresses_at_domain and plain:
+            packed = [address_bytes(address) for _, address, _ in plain]
+            try:
+                if len(packed) == 1:
+                    found.append((domain, domain_name, (ADDRESS, packed[0])))
+                else:
+                    blob = deflate(encode_addresses(packed, ttl))
+                    found.append((domain, domain_name, (BLOB, blob)))
+            except (OverflowError, struct.error):
+                rrs = tuple(Record(domain_name, address_type(a), ttl, a) for _, a, _ in plain)
+                new[domain] = (domain_name, rrs)
+        if zone.srv_sets:
+            addresses = {f"{label}.{domain_name}": address for label, address, _ in plain}
+        for owner, entries in zone.srv_sets.items():
+            try:
+                owner_wire = wires[owner] = name_wire(owner)
+            except UnencodableName as error:  # as the general rules say it
+                left.extend(f"SRV record: {error}" for _ in entries)
+                continue
+            try:
+                targets = [(port, wires[t], (address_bytes(addresses[t]),)) for port, t in entries]
+                blob = deflate(encode_srv_targets(owner_wire, targets, ttl))
+                found.append((owner_wire, owner, (BLOB, blob)))
+            except (OverflowError, struct.error):
+                new[owner_wire] = (owner, tuple(srv_set(owner, entries, ttl)))
+        for wire, owner, form in found:
+            current = self.stored(wire) if wire in old_set else None
+            if form != current:
+                changed.add(owner)
+            writes.append((wire, current, form))
+            lane[wire] = None
 
     def snapshot(self) -> RecordIndex:
         """A copy of the tables as they are now (shallow: the bytes are shared), to decode

@@ -230,7 +230,7 @@ class ClusterState:
         service = self._services.get(key)
         if service is None:
             self._left_out.pop(key, None)
-            return self.index.set_service(key, {})
+            return self.index.set_service(key, None)
         # Legacy Endpoints count only for a Service that has no EndpointSlice.
         slices = list(self._slices.get(key, {}).values())
         if not slices and key in self._legacy:
@@ -238,12 +238,10 @@ class ClusterState:
         left_out: list[str] = []
         try:
             zone = service_zone(service, slices, self.settings)
-            changed = self.index.set_service(
-                key, zone.records, zone.self_srv, left_out, plain=zone.plain
-            )
+            changed = self.index.set_service(key, zone, left_out)
         except Exception as error:  # whatever one Service holds must cost that Service only
             left_out = [f"every record: {type(error).__name__}: {str(error)[:200]}"]
-            changed = self.index.set_service(key, {})
+            changed = self.index.set_service(key, None)
         self._note_left_out(key, tuple(left_out))
         return changed
 

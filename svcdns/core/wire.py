@@ -197,6 +197,54 @@ def encode_blob(
     return bytes(out)
 
 
+def encode_addresses(packed: Sequence[bytes], ttl: int) -> bytes:
+    """The blob of an owner holding these addresses (distinct, packed) and nothing else:
+    `encode_blob` of their A and AAAA records in this order, without a record each."""
+    by_size: dict[int, list[bytes]] = {}  # the types in the order they first appear
+    for address in packed:
+        by_size.setdefault(len(address), []).append(address)
+    out = bytearray()
+    for size, found in by_size.items():
+        rtype = RRType.A if size == 4 else RRType.AAAA
+        head = QUESTION_POINTER + RR_FIXED.pack(rtype, CLASS_IN, ttl, size)
+        answer = head + head.join(found)
+        out += TYPE_HEADER.pack(rtype, len(found), 0, len(answer), 0) + answer
+    return bytes(out)
+
+
+_SRV_FIXED = struct.Struct("!HHH")  # priority, weight, port
+
+
+def encode_srv_targets(
+    owner: bytes, entries: Sequence[tuple[int, bytes, Sequence[bytes]]], ttl: int
+) -> bytes:
+    """The blob of an SRV set: one record per entry (port, target wire name, the target's
+    packed addresses), distinct and in this order, priority 0, weight floor(100/N) but at
+    least 1, and the targets' addresses in the additional section: what `encode_blob`
+    makes of those records (`zonedata.srv_set`) and the targets' address records."""
+    weight = max(1, 100 // len(entries))
+    body_start = HEADER_SIZE + len(owner) + 4  # after the question
+    answer = bytearray()
+    targets: dict[bytes, tuple[int, Sequence[bytes]]] = {}  # where each target starts
+    for port, target, addresses in entries:
+        rdata = _SRV_FIXED.pack(0, weight, port) + target
+        if target not in targets:
+            targets[target] = (body_start + len(answer) + _RDATA_AT + 6, addresses)
+        answer += QUESTION_POINTER + RR_FIXED.pack(RRType.SRV, CLASS_IN, ttl, len(rdata))
+        answer += rdata
+    additional = bytearray()
+    count = 0
+    for target, (start, addresses) in targets.items():
+        owner_bytes = target if start > MAX_POINTER else (POINTER | start).to_bytes(2, "big")
+        for address in addresses:
+            rtype = RRType.A if len(address) == 4 else RRType.AAAA
+            additional += owner_bytes + RR_FIXED.pack(rtype, CLASS_IN, ttl, len(address))
+            additional += address
+            count += 1
+    head = TYPE_HEADER.pack(RRType.SRV, len(entries), count, len(answer), len(additional))
+    return head + answer + additional
+
+
 def _single_record(record: Record, wires: dict[str, bytes]) -> bytes | None:
     """The blob of an owner with one A, AAAA or PTR record (most owners of a cluster: every
     endpoint name and every reverse name), without the general path's bookkeeping."""

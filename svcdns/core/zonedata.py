@@ -10,8 +10,8 @@ from __future__ import annotations
 import enum
 import ipaddress
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 
 from svcdns.core.model import EndpointSlice, Port, Service, ServiceKind
 from svcdns.core.names import dashed, is_dns_label, is_ipv6, reverse_name
@@ -130,6 +130,13 @@ def _srv_records(
     targets: Iterable[tuple[Port, str]], domain: str, ttl: int
 ) -> dict[str, list[Record]]:
     """SRV RRsets for named ports; weight floor(100/N), at least 1 (as CoreDNS)."""
+    return {owner: srv_set(owner, entries, ttl) for owner, entries in _srv_sets(targets, domain)}
+
+
+def _srv_sets(
+    targets: Iterable[tuple[Port, str]], domain: str
+) -> Iterator[tuple[str, list[tuple[int, str]]]]:
+    """The SRV sets of named ports as `srv_set` entries, distinct and sorted, by owner."""
     by_owner: dict[str, dict[tuple[int, str], None]] = defaultdict(dict)
     owners: dict[Port, str] = {}  # a headless Service's ports repeat for every endpoint
     for port, target in targets:
@@ -138,7 +145,8 @@ def _srv_records(
             if owner is None:
                 owner = owners[port] = _srv_owner(port, domain)
             by_owner[owner][(port.port, target)] = None
-    return {owner: srv_set(owner, entries, ttl) for owner, entries in by_owner.items()}
+    for owner, entries in by_owner.items():
+        yield owner, sorted(entries)
 
 
 def srv_set(owner: str, entries: Iterable[tuple[int, str]], ttl: int) -> list[Record]:
@@ -170,6 +178,7 @@ def _port_numbers(ports: Iterable[Port]) -> tuple[int, ...]:
 
 
 Plain = tuple[str, str, tuple[int, ...]]  # an endpoint's label, address and port numbers
+SRVSets = dict[str, list[tuple[int, str]]]  # owner -> distinct (port, target), sorted
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,13 +190,35 @@ class ServiceZone:
     name no other record of its Service owns: `<label>.<domain>` holds one A or AAAA (the
     address) and an SRV per port targeting itself, `reverse_name(address)` one PTR to that
     name, all with the zone TTL. Nearly every endpoint is one, and a big cluster has
-    100,000: the index stores them without a record object each (`plain_records` spells
-    them out)."""
+    100,000: the index stores them without a record object each. So, for a headless
+    Service of plain endpoints, are the records made of all of them: the A and AAAA of
+    its name (`addresses_at_domain`: one per plain endpoint, in order) and the SRV sets of
+    its named ports (`srv_sets`, as `srv_set` entries). `spelled` spells all of it out."""
 
     domain: str
     records: ServiceRecords
     self_srv: SelfSRV
     plain: Sequence[Plain] = ()
+    srv_sets: SRVSets = field(default_factory=dict)
+    addresses_at_domain: bool = False
+
+
+def spelled(zone: ServiceZone, ttl: int) -> tuple[ServiceRecords, SelfSRV]:
+    """A Service's records, the plain endpoints' spelled out as records."""
+    if not zone.plain and not zone.srv_sets:
+        return zone.records, zone.self_srv
+    domain = zone.domain
+    out: dict[str, list[Record]] = defaultdict(list)
+    for owner, rrs in zone.records.items():
+        out[owner] += rrs
+    if zone.addresses_at_domain:
+        out[domain] += [Record(domain, address_type(a), ttl, a) for _, a, _ in zone.plain]
+    for owner, entries in zone.srv_sets.items():
+        out[owner] += srv_set(owner, entries, ttl)
+    plain, self_srv = plain_records(zone.plain, domain, ttl)
+    for owner, endpoint_records in plain.items():
+        out[owner] += endpoint_records
+    return {owner: tuple(rrs) for owner, rrs in out.items()}, {**zone.self_srv, **self_srv}
 
 
 def service_records(
@@ -195,12 +226,7 @@ def service_records(
 ) -> tuple[ServiceRecords, SelfSRV]:
     """Every record this Service owns, by owner name; the SRV sets of its endpoint names and
     ClusterIP name as port numbers (`SelfSRV`)."""
-    zone = service_zone(service, slices, settings)
-    if not zone.plain:
-        return zone.records, zone.self_srv
-    spelled, self_srv = plain_records(zone.plain, zone.domain, settings.ttl)
-    records = {**zone.records, **{owner: tuple(rrs) for owner, rrs in spelled.items()}}
-    return records, {**zone.self_srv, **self_srv}
+    return spelled(service_zone(service, slices, settings), settings.ttl)
 
 
 def service_zone(
@@ -229,27 +255,36 @@ def service_zone(
         endpoints = _named_endpoints(service, slices, settings.endpoint_pod_names)
     else:
         endpoints = _named_endpoints(service, slices, settings.endpoint_pod_names)
+        plain = _plain(endpoints)
+        srv_targets = (
+            (port, f"{label}.{domain}") for label, _, ports in endpoints for port in ports
+        )
+        srv_sets = dict(_srv_sets(srv_targets, domain))
+        if _all_plain(plain, ()):
+            return ServiceZone(domain, {}, {}, plain, srv_sets, addresses_at_domain=True)
         out[domain] += [
             Record(domain, address_type(address), ttl, address) for _, address, _ in endpoints
         ]
-        srv_targets = [
-            (port, f"{label}.{domain}") for label, _, ports in endpoints for port in ports
-        ]
-        out.update(_srv_records(srv_targets, domain, ttl))
+        for owner, entries in srv_sets.items():
+            out[owner] += srv_set(owner, entries, ttl)
         # The SRV set at the Service name, every port of every ready endpoint (as CoreDNS),
         # is its endpoint names' sets together: the index builds it from theirs.
     plain = _plain(endpoints)
-    if plain and (
-        len({label for label, _, _ in plain}) < len(plain)  # two addresses under one name
-        or not set(service.cluster_ips).isdisjoint(a for _, a, _ in plain)  # one reverse name
-    ):
-        spelled, spelled_srv = plain_records(plain, domain, ttl)
-        for owner, rrs in spelled.items():
+    if not _all_plain(plain, service.cluster_ips):
+        spelled_plain, spelled_srv = plain_records(plain, domain, ttl)
+        for owner, rrs in spelled_plain.items():
             out[owner] += rrs
         self_srv.update(spelled_srv)
         plain = []
     records = {owner: tuple(rrs) for owner, rrs in out.items()}
     return ServiceZone(domain, records, self_srv, plain)
+
+
+def _all_plain(plain: list[Plain], cluster_ips: tuple[str, ...]) -> bool:
+    """Whether each endpoint's name and reverse name are its alone in its Service."""
+    return len({label for label, _, _ in plain}) == len(plain) and set(cluster_ips).isdisjoint(
+        address for _, address, _ in plain
+    )
 
 
 def _plain(endpoints: list[_Named]) -> list[Plain]:
@@ -286,11 +321,11 @@ def all_records(
     """`service_records` with every SRV set spelled out as records (for readers that want
     them all: tests, `explain`)."""
     records, self_srv = service_records(service, slices, settings)
-    spelled = dict(records)
+    out = dict(records)
     for owner, ports in self_srv.items():
-        spelled[owner] = (*spelled.get(owner, ()), *self_srv_records(owner, ports, settings.ttl))
+        out[owner] = (*out.get(owner, ()), *self_srv_records(owner, ports, settings.ttl))
     domain = service_domain(service, settings.zone)
-    if service.kind is ServiceKind.HEADLESS and domain in spelled:
+    if service.kind is ServiceKind.HEADLESS and domain in out:
         targets = ((port, owner) for owner, ports in self_srv.items() for port in ports)
-        spelled[domain] = (*spelled[domain], *srv_set(domain, targets, settings.ttl))
-    return spelled
+        out[domain] = (*out[domain], *srv_set(domain, targets, settings.ttl))
+    return out

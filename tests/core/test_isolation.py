@@ -205,16 +205,16 @@ def test_a_failure_midway_through_a_service_leaves_nothing_of_it_behind(
     fails half-way is not left half-stored (its names served and never removed)."""
     from svcdns.core import index as index_module
 
-    real = index_module.RecordIndex._form
+    real = index_module.deflate
     calls = {"n": 0}
 
-    def failing_later(self: Any, owner: str, *args: Any, **kwargs: Any) -> Any:
+    def failing_later(blob: bytes) -> bytes:
         calls["n"] += 1
-        if calls["n"] == 2:  # the second blob: the plain endpoints were decided before
+        if calls["n"] == 2:  # the SRV set's, the Service's addresses done
             raise RuntimeError("the encoder failed half-way")
-        return real(self, owner, *args, **kwargs)
+        return real(blob)
 
-    monkeypatch.setattr(index_module.RecordIndex, "_form", failing_later)
+    monkeypatch.setattr(index_module, "deflate", failing_later)
     state = new_state(lines)
     addresses = [{"addresses": [f"10.244.0.{n}"]} for n in range(1, 9)]
     headless = {

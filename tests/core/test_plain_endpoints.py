@@ -1,7 +1,7 @@
-"""The index's plain endpoints (zonedata.ServiceZone.plain) against the same endpoints
-spelled out as records: every table the fast path reads, and every changed name, are the
-same after each event of a random churn over Services that share addresses, hostnames,
-ports and reverse names."""
+"""The index's plain endpoints (zonedata.ServiceZone.plain, and a headless Service's sets
+made of them) against the same records spelled out: every table the fast path reads, and
+every changed name, are the same after each event of a random churn over Services that
+share addresses, hostnames, ports and reverse names."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from svcdns.core.convert import from_dict
 from svcdns.core.index import RecordIndex
 from svcdns.core.model import Delete, Event, ObjectKey, Upsert
 from svcdns.core.state import ClusterState
-from svcdns.core.zonedata import ServiceZone, ZoneSettings, plain_records, service_zone
+from svcdns.core.zonedata import ServiceZone, ZoneSettings, service_zone, spelled
 
 T0 = 1_700_000_000
 ADDRESSES = [f"10.244.0.{n}" for n in range(1, 9)] + ["10.96.0.1", "fd00::1", "fd00::2"]
@@ -33,11 +33,8 @@ PORT_SETS = [
 def spelled_zone(service: Any, slices: Any, settings: ZoneSettings) -> ServiceZone:
     """`service_zone` with its plain endpoints spelled out as records."""
     zone = service_zone(service, slices, settings)
-    spelled, self_srv = plain_records(zone.plain, zone.domain, settings.ttl)
-    records = dict(zone.records)
-    for owner, rrs in spelled.items():
-        records[owner] = (*records.get(owner, ()), *rrs)
-    return ServiceZone(zone.domain, records, {**zone.self_srv, **self_srv})
+    records, self_srv = spelled(zone, settings.ttl)
+    return ServiceZone(zone.domain, records, self_srv)
 
 
 def tables(index: RecordIndex) -> tuple[Any, ...]:
@@ -101,3 +98,22 @@ def test_plain_endpoints_are_stored_as_their_records_would_be(
             changed_spelled = spelled.apply(event, now=T0 + step)
         assert changed_plain == changed_spelled, step
         assert tables(plain.index) == tables(spelled.index), step
+
+
+@pytest.mark.parametrize("count", [1, 2, 400, 1200], ids=lambda n: f"{n}-endpoints")
+def test_a_big_headless_service_is_stored_as_its_records_would_be(
+    count: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One endpoint: the Service's name is a packed address; 400: the SRV set's targets run
+    past where a compression pointer reaches; 1,200: the SRV set does not fit a message."""
+    addresses = [f"10.244.{n // 250}.{n % 250 + 1}" for n in range(count)]
+    objects = [
+        builders.service("db", clusterIP="None", ports=[port("http", 80)]),
+        slice_of("db", "db-a", [endpoint(a) for a in addresses], ports=[port("http", 8080)]),
+    ]
+    plain, spelled = ClusterState(ZoneSettings()), ClusterState(ZoneSettings())
+    events = [Upsert(obj) for obj in map(from_dict, objects) if obj is not None]
+    plain.apply_all(events, now=T0)
+    monkeypatch.setattr(state_module, "service_zone", spelled_zone)
+    spelled.apply_all(events, now=T0)
+    assert tables(plain.index) == tables(spelled.index)
