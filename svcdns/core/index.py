@@ -23,7 +23,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from itertools import chain
 
-from svcdns.core.names import reverse_name, under
+from svcdns.core.names import under
 from svcdns.core.rr import Record, RRset, RRType, SRVData
 from svcdns.core.wire import (
     LENGTH_OCTETS,
@@ -38,6 +38,7 @@ from svcdns.core.wire import (
     inflate,
     name_text,
     name_wire,
+    reverse_owner,
 )
 from svcdns.core.zonedata import (
     Plain,
@@ -395,6 +396,7 @@ class RecordIndex:
         (and its ports `self_srv`). Whether an endpoint name changed."""
         ttl, zone_wire, lengths = self.ttl, self.zone_wire, LENGTH_OCTETS
         stored, pointer_type = self.stored, RRType.PTR
+        blobs, addresses, pointers = self._tables
         implied_changed = shared != old_shared
         endpoint_changed = False
         for label, address, ports in plain:
@@ -412,10 +414,14 @@ class RecordIndex:
             else:
                 new[host_wire] = (host, (Record(host, address_type(address), ttl, address),))
                 self_srv[host] = ports
-            ptr = reverse_name(address)
-            ptr_wire = name_wire(ptr)
-            fresh = ptr_wire not in old_set and ptr_wire.endswith(zone_wire)
-            current = None if fresh else stored(ptr_wire)
+            ptr, ptr_wire = reverse_owner(address)
+            current = None
+            if ptr_wire in old_set or not ptr_wire.endswith(zone_wire):  # not fresh
+                value = pointers.get(ptr_wire)
+                if value is not None:
+                    current = (POINTER, value)
+                elif ptr_wire in blobs or ptr_wire in addresses:
+                    current = stored(ptr_wire)
             if current is None or current == (POINTER, host_wire):
                 if current is None:
                     changed.add(ptr)

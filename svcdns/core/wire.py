@@ -17,6 +17,7 @@ import socket
 import struct
 from collections.abc import Iterator, Mapping, Sequence
 
+from svcdns.core.names import reverse_name
 from svcdns.core.rr import Record, RRType, SRVData
 from svcdns.wire.blob import DEFLATE_ABOVE as DEFLATE_ABOVE
 from svcdns.wire.blob import DEFLATED as DEFLATED
@@ -74,6 +75,23 @@ def _why(label: bytes) -> str:
 @functools.lru_cache(maxsize=4096)
 def _parent_wire(name: str) -> bytes:
     return name_wire(name)
+
+
+def reverse_owner(address: str) -> tuple[str, bytes]:
+    """`names.reverse_name` of a canonical address, and its wire form."""
+    if ":" in address:
+        text = reverse_name(address)
+        return text, name_wire(text)
+    prefix, _, last = address.rpartition(".")
+    parent_text, parent_wire = _reverse_parent(prefix)
+    return f"{last}.{parent_text}", LENGTH_OCTETS[len(last)] + last.encode() + parent_wire
+
+
+@functools.lru_cache(maxsize=4096)
+def _reverse_parent(prefix: str) -> tuple[str, bytes]:
+    """`10.244.1` -> `1.244.10.in-addr.arpa` and its wire: shared by a /24's addresses."""
+    text = reverse_name(prefix + ".0").partition(".")[2]
+    return text, name_wire(text)
 
 
 LENGTH_OCTETS = [bytes((n,)) for n in range(MAX_LABEL + 1)]  # a label's length octet
@@ -226,12 +244,23 @@ def encode_srv_targets(
     body_start = HEADER_SIZE + len(owner) + 4  # after the question
     answer = bytearray()
     targets: dict[bytes, tuple[int, Sequence[bytes]]] = {}  # where each target starts
+    heads: dict[int, bytes] = {}  # by target length: the owner and fixed fields, made once
+    fixed: dict[int, bytes] = {}  # by port: priority, weight and port
     for port, target, addresses in entries:
-        rdata = _SRV_FIXED.pack(0, weight, port) + target
         if target not in targets:
             targets[target] = (body_start + len(answer) + _RDATA_AT + 6, addresses)
-        answer += QUESTION_POINTER + RR_FIXED.pack(RRType.SRV, CLASS_IN, ttl, len(rdata))
-        answer += rdata
+        head = heads.get(len(target))
+        if head is None:
+            rdlength = _SRV_FIXED.size + len(target)
+            head = heads[len(target)] = QUESTION_POINTER + RR_FIXED.pack(
+                RRType.SRV, CLASS_IN, ttl, rdlength
+            )
+        numbers = fixed.get(port)
+        if numbers is None:
+            numbers = fixed[port] = _SRV_FIXED.pack(0, weight, port)
+        answer += head
+        answer += numbers
+        answer += target
     additional = bytearray()
     count = 0
     for target, (start, addresses) in targets.items():

@@ -112,12 +112,17 @@ def _named_endpoints(
                             more = (*seen[2], *(p for p in ports if p not in seen[2]))
                             merged[address] = (seen[0], address, more)
                         continue
-                    label = endpoint_label(
-                        hostname=hostname,
-                        pod_name=pod_name,
-                        address=address,
-                        use_pod_name=use_pod_name,
-                    )
+                    if hostname or (use_pod_name and pod_name):
+                        label = endpoint_label(
+                            hostname=hostname,
+                            pod_name=pod_name,
+                            address=address,
+                            use_pod_name=use_pod_name,
+                        )
+                    elif ":" in address:
+                        label = dashed(address)
+                    else:  # dashed, as an IPv4 address needs it
+                        label = address.replace(".", "-")
                     merged[address] = (label, address, ports)
     return list(merged.values())
 
@@ -127,24 +132,26 @@ def _srv_owner(port: Port, domain: str) -> str:
 
 
 def _srv_records(
-    targets: Iterable[tuple[Port, str]], domain: str, ttl: int
+    targets: Iterable[tuple[tuple[Port, ...], str]], domain: str, ttl: int
 ) -> dict[str, list[Record]]:
     """SRV RRsets for named ports; weight floor(100/N), at least 1 (as CoreDNS)."""
     return {owner: srv_set(owner, entries, ttl) for owner, entries in _srv_sets(targets, domain)}
 
 
 def _srv_sets(
-    targets: Iterable[tuple[Port, str]], domain: str
+    targets: Iterable[tuple[tuple[Port, ...], str]], domain: str
 ) -> Iterator[tuple[str, list[tuple[int, str]]]]:
-    """The SRV sets of named ports as `srv_set` entries, distinct and sorted, by owner."""
+    """The SRV sets of the named ports of each (ports, target), as `srv_set` entries,
+    distinct and sorted, by owner. The caller holds every ports tuple while this runs."""
     by_owner: dict[str, dict[tuple[int, str], None]] = defaultdict(dict)
-    owners: dict[Port, str] = {}  # a headless Service's ports repeat for every endpoint
-    for port, target in targets:
-        if port.name:  # spec 2.3.2 / 2.4.2: only named ports get SRV records
-            owner = owners.get(port)
-            if owner is None:
-                owner = owners[port] = _srv_owner(port, domain)
-            by_owner[owner][(port.port, target)] = None
+    named: dict[int, list[tuple[str, int]]] = {}  # by id: the few port lists, named once
+    for ports, target in targets:
+        found = named.get(id(ports))
+        if found is None:
+            # spec 2.3.2 / 2.4.2: only named ports get SRV records
+            found = named[id(ports)] = [(_srv_owner(p, domain), p.port) for p in ports if p.name]
+        for owner, number in found:
+            by_owner[owner][(number, target)] = None
     for owner, entries in by_owner.items():
         yield owner, sorted(entries)
 
@@ -246,7 +253,7 @@ def service_zone(
         for ip in service.cluster_ips:
             out[domain].append(Record(domain, address_type(ip), ttl, ip))
             out[reverse_name(ip)].append(Record(reverse_name(ip), RRType.PTR, ttl, domain))
-        out.update(_srv_records(((port, domain) for port in service.ports), domain, ttl))
+        out.update(_srv_records(((service.ports, domain),), domain, ttl))
         # SRV at the Service name itself: every port, unnamed ones too, target the name
         # (CoreDNS; the spec is silent).
         self_srv[domain] = _port_numbers(service.ports)
@@ -256,9 +263,7 @@ def service_zone(
     else:
         endpoints = _named_endpoints(service, slices, settings.endpoint_pod_names)
         plain = _plain(endpoints)
-        srv_targets = (
-            (port, f"{label}.{domain}") for label, _, ports in endpoints for port in ports
-        )
+        srv_targets = ((ports, f"{label}.{domain}") for label, _, ports in endpoints)
         srv_sets = dict(_srv_sets(srv_targets, domain))
         if _all_plain(plain, ()):
             return ServiceZone(domain, {}, {}, plain, srv_sets, addresses_at_domain=True)

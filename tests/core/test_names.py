@@ -58,3 +58,10 @@ def test_under_is_label_aligned() -> None:
     assert under("cluster.local", "cluster.local")
     assert under("web.shop.svc.cluster.local", "cluster.local")
     assert not under("evilcluster.local", "cluster.local")
+
+
+@pytest.mark.parametrize("address", ["10.244.1.5", "0.0.0.0", "255.255.255.255", "fd00:10::1"])
+def test_reverse_owner_is_the_reverse_name_and_its_wire(address: str) -> None:
+    from svcdns.core.wire import name_wire, reverse_owner
+
+    assert reverse_owner(address) == (reverse_name(address), name_wire(reverse_name(address)))
