@@ -20,12 +20,14 @@ from .bodies import (
     bad_request,
     bookmark,
     continue_token,
+    encode,
     list_expired,
     parse_continue,
     status_body,
     too_large,
     too_old,
     with_rv,
+    without_type,
 )
 from .kinds import BY_KIND, META_ORDER, Kind
 from .selectors import FieldTerm, Requirement
@@ -43,6 +45,10 @@ class Store:
         self.kind_rv: dict[str, int] = dict.fromkeys(BY_KIND, 0)
         self.history: list[Change] = []
         self.watchers: list[Watcher] = []
+        # (kind, key) -> (RV, the current object as a list item, encoded): a list page is
+        # these bytes joined, not a fresh json.dumps of every item (which took most of this
+        # process's CPU serving the large cluster; kube-apiserver encodes in Go).
+        self._items: dict[tuple[str, str], tuple[str, bytes]] = {}
 
     # -- writes -------------------------------------------------------------------------------
 
@@ -157,6 +163,19 @@ class Store:
         return state
 
     # -- lists ----------------------------------------------------------------------------------
+
+    def encoded_item(self, kind: str, key: str, obj: dict[str, Any]) -> bytes:
+        """`obj` as a list item (without kind and apiVersion), compact JSON without the final
+        newline; kept while `obj` is the current object of its key (an object is never
+        changed in place: apply stores a new one, with a new RV)."""
+        rv = obj["metadata"].get("resourceVersion", "")
+        found = self._items.get((kind, key))
+        if found is not None and found[0] == rv:
+            return found[1]
+        encoded = encode(without_type(obj))[:-1]
+        if self.objects[kind].get(key) is obj:  # not an object of a past RV
+            self._items[(kind, key)] = (rv, encoded)
+        return encoded
 
     def list_items(
         self,
