@@ -105,6 +105,7 @@ class ChurningApi:
                 if (namespace, service) in clusterip and item.get("addressType") == "IPv4":
                     self._add_slice(stored, namespace, str(service))
         del items
+        self.fake.encode_lists()  # every list is served as the next one: no cold first list
         # The loaded cluster is millions of long-lived containers, and the churn's history
         # soon adds hundreds of thousands: full collections over them pause this process
         # for 0.05-1 s (the churn, the watch streams), pauses of the harness, not of svcdns.

@@ -49,7 +49,8 @@ Reproduced:
 Beyond the interface svcdns's tests rely on: `resource_version` can be moved forward (never
 back), `get()` returns a stored object, `delete()` raises KeyError for a missing object,
 `clear_faults()` forgets pending fail_next() calls; `list_delays` holds back each page of
-the lists under a path; `bookmark_rv_per_kind`,
+the lists under a path; `encode_lists()` encodes every object as a list item ahead of the
+first list (each is encoded once while current); `bookmark_rv_per_kind`,
 `tls_available()`, use as a context manager. `requests` logs every request, rejected ones
 included. `drop_watches()`, `go_down()` and `stop()` end
 watches like a killed apiserver: the connection closes without the terminating chunk (the

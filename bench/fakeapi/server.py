@@ -192,6 +192,14 @@ class FakeApiServer:
         """The stored object (a copy), or None."""
         return self._store.get(BY_KIND[kind], namespace or "default", name)
 
+    def encode_lists(self) -> None:
+        """Encode every current object as a list item now, so that the first list of a
+        server under test costs this process what later ones do (a bench, after loading)."""
+        with self._lock:
+            for kind, objects in self._store.objects.items():
+                for key, obj in objects.items():
+                    self._store.encoded_item(kind, key, obj)
+
     # -- fault injection --------------------------------------------------------------------
 
     def compact(self) -> None:
