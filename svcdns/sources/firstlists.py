@@ -68,7 +68,7 @@ def send_lists(api: Api, wanted: list[Resource], send: Send) -> None:
     gate = EndpointsFirst(send)
 
     def work() -> None:
-        while True:
+        while not gate.gone:
             try:
                 resource = todo.get_nowait()
             except queue.Empty:
@@ -86,7 +86,7 @@ def send_lists(api: Api, wanted: list[Resource], send: Send) -> None:
         worker.start()
     for worker in workers:
         worker.join()
-    send(None)
+    gate.send(None)
 
 
 class EndpointsFirst:
@@ -102,12 +102,25 @@ class EndpointsFirst:
     """
 
     def __init__(self, send: Send) -> None:
-        self._send = send
+        self._pipe = send
+        self.gone = False  # the server stopped reading: nothing more to list
         self._lock = threading.Lock()
         self._past: dict[str, str] = {}  # scope -> last endpoints key sent
         self._ended: set[str] = set()  # scopes whose endpoint list has ended
         self._held: dict[str, tuple[Resource, list[KubeObject], str]] = {}  # scope -> Services
         self._done: dict[str, Any] = {}  # scope -> the Services' end, sent once none held
+
+    def send(self, message: Any) -> None:
+        with self._lock:
+            self._send(message)
+
+    def _send(self, message: Any) -> None:
+        if self.gone:
+            return
+        try:
+            self._pipe(message)
+        except (OSError, EOFError):  # a closed pipe: the server is gone or stopping
+            self.gone = True
 
     def page(self, resource: Resource, objects: list[KubeObject], version: str) -> None:
         scope = resource.namespace
@@ -228,6 +241,8 @@ class FirstLists:
                 message = self._receiver.recv()
                 if message is None:
                     break
+                if not isinstance(message, tuple) or not message:
+                    raise ValueError(f"unexpected message {type(message).__name__}")
                 if message[0] == "discovered":
                     self._slices = message[1]
                     if message[1] is None:
@@ -237,6 +252,8 @@ class FirstLists:
                     self._queue(message[1]).put(message)
         except (EOFError, OSError):
             ended = "the list loader died"
+        except Exception as error:  # whatever it is, every list is then made here
+            ended = f"the list loader's pipe failed: {describe_error(error)}"
         finally:
             with self._lock:
                 self._ended = ended

@@ -169,3 +169,16 @@ def synced_source(
     assert synced.wait(30), source.pending()
     with lock:
         return list(events), source
+
+
+def test_the_child_stops_listing_once_the_server_stops_reading(fake: FakeApiServer) -> None:
+    tried: list[Any] = []
+
+    def closed_pipe(message: Any) -> None:
+        tried.append(message)
+        raise BrokenPipeError(32, "Broken pipe")
+
+    send_lists(
+        RawApi(connect_settings(fake)), EVERYTHING.resources(endpoint_slices=True), closed_pipe
+    )
+    assert len(tried) == 1  # nothing more is sent, and no thread fails
