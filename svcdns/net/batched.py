@@ -117,9 +117,10 @@ class BatchedUdpListener:
         in32, out32, out64, iov64 = batch.in32, batch.out32, batch.out64, batch.iov64
         stride32, stride64, iov_stride = batch.stride32, batch.stride64, batch.iov_stride64
         len_at, namelen_at, name_at = batch.len_at, batch.namelen_at, batch.name_at
-        iov_len_at, names_at = batch.iov_len_at, batch.names_at
+        iov_len_at, iov_base_at = batch.iov_len_at, batch.iov_base_at
+        names_at, out_at = batch.names_at, batch.out_at
         sources, handle, allow = self._sources, self._handle, self._allow
-        replies = 0
+        replies = filled = 0
         for index in range(count):
             if keep is not None and not keep[index]:
                 continue
@@ -140,12 +141,14 @@ class BatchedUdpListener:
                 log.exception("handler raised")
                 continue
             if type(reply) is bytes:  # into send slot `replies`, to this datagram's source
-                size, start = len(reply), replies * SLOT
-                out[start : start + size] = reply
-                iov64[replies * iov_stride + iov_len_at] = size
+                end, iov = filled + len(reply), replies * iov_stride
+                out[filled:end] = reply
+                iov64[iov + iov_base_at] = out_at + filled
+                iov64[iov + iov_len_at] = end - filled
                 out64[replies * stride64 + name_at] = names_at + at
                 out32[replies * stride32 + namelen_at] = namelen
                 replies += 1
+                filled = end
             elif reply is not None:  # forwarded: sent when the upstream has answered
                 self._later(reply, self._pending, self._sender(client))
         if replies:

@@ -88,8 +88,8 @@ class Datagrams:
 
     After `receive()` returned n: datagram i is `data[i*SLOT : i*SLOT + length(i)]`, its
     source's sockaddr `names[i*NAME : i*NAME + namelen(i)]`. A reply is queued with
-    `queue(j, i, reply)` into send slot j (to datagram i's source), and `send(count)`
-    sends slots 0..count-1.
+    `queue(j, i, reply, offset)` into send slot j (to datagram i's source), and
+    `send(count)` sends slots 0..count-1.
     """
 
     def __init__(self, libc: Any, fd: int) -> None:
@@ -104,7 +104,7 @@ class Datagrams:
         self._out = (_MMsgHdr * BATCH)()
         for i in range(BATCH):
             self._iov_in[i].iov_base, self._iov_in[i].iov_len = data_at + i * SLOT, SLOT
-            self._iov_out[i].iov_base = out_at + i * SLOT
+            self._iov_out[i].iov_base = out_at  # set to where each reply is copied
             for headers, iov in ((self._in, self._iov_in), (self._out, self._iov_out)):
                 header = headers[i].msg_hdr
                 header.msg_name = names_at + i * NAME
@@ -119,8 +119,11 @@ class Datagrams:
         # datagram i's length is in32[i * stride32 + len_at], its source's sockaddr length
         # in32[i * stride32 + namelen_at]; send slot j's address pointer is
         # out64[j * stride64 + name_at], its address length out32[j * stride32 +
-        # namelen_at], its reply's length iov64[j * iov_stride64 + iov_len_at].
-        self.names_at = names_at
+        # namelen_at], its reply's place and length iov64[j * iov_stride64 + iov_base_at]
+        # and iov64[j * iov_stride64 + iov_len_at]. Replies are copied into `out` one
+        # after the other (at out_at + offset), not a slot apart: a batch's replies then
+        # touch a page or two, not 64.
+        self.names_at, self.out_at = names_at, out_at
         stride = ctypes.sizeof(_MMsgHdr)
         assert stride % 8 == 0
         self.stride32, self.stride64 = stride // 4, stride // 8
@@ -132,6 +135,7 @@ class Datagrams:
         self._flags_at = _MsgHdr.msg_flags.offset // 4
         self.name_at = _MsgHdr.msg_name.offset // 8
         self.iov_len_at = _IoVec.iov_len.offset // 8
+        self.iov_base_at = _IoVec.iov_base.offset // 8
         self.iov_stride64 = ctypes.sizeof(_IoVec) // 8
 
     @classmethod
@@ -168,14 +172,16 @@ class Datagrams:
         """Whether datagram `index` was longer than its slot (cannot happen with 64 KiB)."""
         return bool(self.in32[index * self.stride32 + self._flags_at] & MSG_TRUNC)
 
-    def queue(self, slot: int, index: int, reply: bytes) -> None:
-        """Put `reply` in send slot `slot`, addressed to datagram `index`'s source (the
-        listener's loop does the same inline)."""
-        start = slot * SLOT
-        self.out[start : start + len(reply)] = reply
+    def queue(self, slot: int, index: int, reply: bytes, offset: int) -> int:
+        """Put `reply` in send slot `slot` at `offset` of `out`, addressed to datagram
+        `index`'s source: the offset after it (the listener's loop does the same inline)."""
+        end = offset + len(reply)
+        self.out[offset:end] = reply
+        self.iov64[slot * self.iov_stride64 + self.iov_base_at] = self.out_at + offset
         self.iov64[slot * self.iov_stride64 + self.iov_len_at] = len(reply)
         self.out64[slot * self.stride64 + self.name_at] = self.names_at + index * NAME
         self.out32[slot * self.stride32 + self.namelen_at] = self.namelen(index)
+        return end
 
     def send(self, count: int) -> int:
         """Send slots 0..count-1: how many went (the rest are lost, as a full socket

@@ -49,10 +49,11 @@ def test_a_batch_reads_every_waiting_datagram_with_its_source_and_replies(family
     got = []
     while count := batch.receive():
         assert count <= BATCH
+        offset = 0
         for index, (data, source) in enumerate(received(batch, count)):
             assert not batch.cut(index)
             got.append((data, source[:2]))
-            batch.queue(index, index, b"reply:" + data)
+            offset = batch.queue(index, index, b"reply:" + data, offset)
         assert batch.send(count) == count
     assert got == sent
     for client in (one, two):
