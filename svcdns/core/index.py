@@ -19,7 +19,6 @@ zone. Imports only the core.
 from __future__ import annotations
 
 import struct
-from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from itertools import chain
 
@@ -583,8 +582,11 @@ class _Addresses(Mapping[str, Sequence[Record]]):
 
 
 def _most_common(found: Iterable[tuple[int, ...]]) -> tuple[int, ...]:
-    counts = Counter(found)
-    return counts.most_common(1)[0][0] if counts else ()
+    """The most frequent; of several, the first seen (as Counter.most_common)."""
+    counts: dict[tuple[int, ...], int] = {}
+    for ports in found:
+        counts[ports] = counts.get(ports, 0) + 1
+    return max(counts, key=counts.__getitem__) if counts else ()
 
 
 def _keep(table: dict[bytes, tuple[int, ...]], domain: bytes, ports: tuple[int, ...]) -> None:
