@@ -18,6 +18,7 @@ from svcdns.core.model import (
     Endpoint,
     EndpointGroup,
     EndpointSlice,
+    Entry,
     KubeObject,
     Namespace,
     ObjectKey,
@@ -226,7 +227,7 @@ def endpoint_slice(raw: Mapping[str, Any]) -> EndpointSlice:
     address_type = raw.get("addressType")
     if address_type not in ("IPv4", "IPv6", "FQDN"):
         raise ConversionError(f"addressType {quoted(address_type)} unknown")
-    endpoints = []
+    endpoints: list[Entry] = []  # as tuples: a big slice has a thousand
     if address_type != "FQDN":  # FQDN slices are deprecated and not used by DNS
         for item in raw.get("endpoints") or ():
             addresses = item.get("addresses")
@@ -234,15 +235,15 @@ def endpoint_slice(raw: Mapping[str, Any]) -> EndpointSlice:
                 raise ConversionError("endpoints[].addresses missing")
             conditions = item.get("conditions") or {}
             endpoints.append(
-                Endpoint(
-                    addresses=tuple(_ip(a, "endpoints[].addresses") for a in addresses),
+                (
+                    tuple([_ip(a, "endpoints[].addresses") for a in addresses]),
                     # Absent ready means unknown; the API says to treat it as ready.
-                    ready=conditions.get("ready") is not False,
-                    hostname=_text(item.get("hostname"), "endpoints[].hostname"),
-                    pod_name=_pod_name(item.get("targetRef")),
+                    conditions.get("ready") is not False,
+                    _text(item.get("hostname"), "endpoints[].hostname"),
+                    _pod_name(item.get("targetRef")),
                 )
             )
-    group = EndpointGroup(endpoints=tuple(endpoints), ports=_ports(raw.get("ports"), "ports"))
+    group = EndpointGroup.from_entries(endpoints, _ports(raw.get("ports"), "ports"))
     # The same string object as its Service's name.
     service = sys.intern(_text(service_name, f"label {SERVICE_NAME_LABEL}"))
     return EndpointSlice(namespace=namespace, name=name, service=service, groups=(group,))

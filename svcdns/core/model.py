@@ -9,7 +9,7 @@ import enum
 import ipaddress
 import socket
 import sys
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -127,8 +127,14 @@ class EndpointGroup:
     __slots__ = ("_packed", "ports")
 
     def __init__(self, endpoints: tuple[Endpoint, ...], ports: tuple[Port, ...]) -> None:
-        object.__setattr__(self, "_packed", _pack(endpoints))
+        entries = ((e.addresses, e.ready, e.hostname, e.pod_name) for e in endpoints)
+        object.__setattr__(self, "_packed", _pack(entries))
         object.__setattr__(self, "ports", ports)
+
+    @classmethod
+    def from_entries(cls, entries: Iterable[Entry], ports: tuple[Port, ...]) -> EndpointGroup:
+        """The group of these endpoints given as `entries` tuples (no object each)."""
+        return _group_from_packed(_pack(entries), ports)
 
     _packed: bytes
     ports: tuple[Port, ...]
@@ -172,28 +178,34 @@ def _text(value: bytes) -> bytes:
     return len(value).to_bytes(2, "big") + value
 
 
-def _pack(endpoints: tuple[Endpoint, ...]) -> bytes:
+def _pack(entries: Iterable[Entry]) -> bytes:
     """Per endpoint: ready, address count, each address (length + packed), the hostname
     (2-byte length + UTF-8), and the pod name as the length of the prefix it shares with
     the previous endpoint's (one octet) and the rest (2-byte length + UTF-8): the pods of a
     slice are mostly one ReplicaSet's, named alike (`web-7d4b9c8f6-` and five letters)."""
     out = bytearray()
     previous = b""
-    for endpoint in endpoints:
-        out.append(int(endpoint.ready))
-        out += len(endpoint.addresses).to_bytes(2, "big")
-        for address in endpoint.addresses:
-            packed = socket.inet_pton(
-                socket.AF_INET6 if ":" in address else socket.AF_INET, address
-            )
+    common = 0
+    pton, ipv4, ipv6 = socket.inet_pton, socket.AF_INET, socket.AF_INET6
+    for addresses, ready, hostname, pod_name in entries:
+        out.append(int(ready))
+        out += len(addresses).to_bytes(2, "big")
+        for address in addresses:
+            packed = pton(ipv6 if ":" in address else ipv4, address)
             out.append(len(packed))
             out += packed
-        pod_name = endpoint.pod_name.encode("utf-8", "surrogatepass")
-        common = _common_prefix(previous, pod_name)
-        out += _text(endpoint.hostname.encode("utf-8", "surrogatepass"))
+        out += _text(hostname.encode("utf-8", "surrogatepass"))
+        pod = pod_name.encode("utf-8", "surrogatepass")
+        # Most often the prefix the previous two shared, and a letter or two more.
+        limit = min(len(previous), len(pod), 255)
+        if 0 < common <= limit and previous[:common] == pod[:common]:
+            while common < limit and previous[common] == pod[common]:
+                common += 1
+        else:
+            common = _common_prefix(previous, pod)
         out.append(common)
-        out += _text(pod_name[common:])
-        previous = pod_name
+        out += _text(pod[common:])
+        previous = pod
     return bytes(out)
 
 
