@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import socket
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -41,7 +42,7 @@ def decode_source(raw: bytes) -> tuple[Any, ...]:
         socket.inet_ntop(socket.AF_INET6, raw[8:24]),
         port,
         int.from_bytes(raw[4:8], "big"),
-        int.from_bytes(raw[24:28], "little"),
+        int.from_bytes(raw[24:28], sys.byteorder),  # the scope id is in host order
     )
 
 
