@@ -276,6 +276,9 @@ class RecordIndex:
                 left.extend(f"{r.rtype.name} record: {error}" for r in rrs)
                 continue
             new[wire] = (owner, rrs)
+        # One object for the Service's name wherever it is a key (its table, the implied
+        # SRV sets, `interior`): 10,000 Services, 0.8 MB each copy.
+        domain = wires.get(domain_name, domain)
         old_owners = self._owners_of.get(key, ())
         if not new and not plain and not zone.srv_sets and not old_owners:
             return set()
@@ -353,7 +356,11 @@ class RecordIndex:
                 # reference the same objects, so a target name is held once.
                 self._tables[form[0]][wire] = form[1]
         owners = (*new, *lane)
-        self._count_interior(self._ancestors(old_owners), self._ancestors(owners))
+        after = self._ancestors(owners)
+        if domain in after:  # the Service's own name object, not a copy, if it is new
+            after.discard(domain)
+            after.add(domain)
+        self._count_interior(self._ancestors(old_owners), after)
         if domain is not None:
             self._built_srv.pop(domain, None)
             _keep(self.endpoint_ports, domain, shared)
