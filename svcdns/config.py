@@ -192,6 +192,12 @@ class Config:
     workers: int = setting(
         1, RESTART, parse.number(int, 1), "processes sharing the DNS port", metavar="N",
     )
+    # coredns: CoreDNS's metric names too, so its dashboards and alerts keep working during
+    # a migration; off by default: each query's type is then read and counted (README).
+    metrics_names: str = setting(
+        "svcdns", RESTART, parse.metrics_names, "svcdns; coredns: CoreDNS's names as well",
+        metavar="svcdns|coredns",
+    )
     # Seconds to keep serving after SIGTERM, with /ready at 503; read when SIGTERM comes.
     lameduck: float = setting(
         0.0, LIVE, parse.number(float, 0.0), "keep serving after SIGTERM, /ready 503",

@@ -26,6 +26,7 @@ from svcdns.feed import Feed
 from svcdns.logs import logged
 from svcdns.net.ratelimit import ClientRate
 from svcdns.net.transport import SAMPLE_EVERY, DnsServer, HandleFn
+from svcdns.ops.coredns import add_coredns_names, count_types, server_label
 from svcdns.ops.http import OpsServer
 from svcdns.ops.metrics import BADVERS, DROPPED, Metrics
 from svcdns.recursion import Recursion, answered_from
@@ -51,6 +52,11 @@ class Runtime:
         self.worker = worker  # this process's number under `--workers`, else None
         self.state = ClusterState(config.zone_settings(), namespaces=config.namespaces)
         self.metrics = Metrics(udp_sampled_every=SAMPLE_EVERY)
+        self.coredns = (  # --metrics-names coredns: requests by type, counted as they come
+            add_coredns_names(self.metrics, listen=str(config.listen[0]))
+            if config.metrics_names == "coredns"
+            else None
+        )
         self.feed = Feed(config, self.state, self.metrics)
         # Made even when off (0), so that SIGHUP can turn the limit on; not used until then.
         self._rate = ClientRate(config.max_qps_per_client)
@@ -136,6 +142,9 @@ class Runtime:
         if config.log_queries:
             handle_udp = logged(handle_udp, answered_from.get)
             handle_tcp = logged(handle_tcp, answered_from.get)
+        if self.coredns is not None:
+            handle_udp = count_types(handle_udp, self.coredns.types, "udp")
+            handle_tcp = count_types(handle_tcp, self.coredns.types, "tcp")
         requests = metrics.requests
         server = DnsServer(
             list(config.listen),
@@ -167,6 +176,8 @@ class Runtime:
         stopping: list[str] = []  # "shutting down" once signalled: /ready turns 503 at once
         ops = OpsServer(pending=lambda: stopping + self.feed.pending(), metrics=metrics)
         bound = await server.start()
+        if self.coredns is not None:
+            self.coredns.server = server_label(str(bound[0]))
         checks = self._checks
         try:
             if config.http and config.http.lower() != "none":

@@ -225,6 +225,17 @@ def log_format(value: Any, flag: str) -> str:
     return said
 
 
+METRICS_NAMES = ("svcdns", "coredns")
+
+
+def metrics_names(value: Any, flag: str) -> str:
+    """svcdns: its own metric names; coredns: CoreDNS's names as well (a migration)."""
+    said = str(value).lower()
+    if said not in METRICS_NAMES:
+        raise ConfigError(f"{flag} {value!r}: svcdns or coredns")
+    return said
+
+
 def namespaces(value: Any, flag: str) -> frozenset[str] | None:
     items = value.split(",") if isinstance(value, str) else list(value)
     names = frozenset(str(n).strip() for n in items if str(n).strip())

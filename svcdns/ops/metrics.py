@@ -11,7 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    ProcessCollector,
+    generate_latest,
+)
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
@@ -25,7 +31,7 @@ from prometheus_client.samples import Sample
 from svcdns.core.rr import Rcode
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-_RCODE_NAMES = {int(rcode) & 0xF: rcode.name for rcode in Rcode if int(rcode) < 16}
+RCODE_NAMES = {int(rcode) & 0xF: rcode.name for rcode in Rcode if int(rcode) < 16}
 TRANSPORTS = ("udp", "tcp")
 DROPPED = 16  # the slot after the 16 low rcodes: no reply sent
 BADVERS = 17  # rcode 16 lives in the OPT's extended bits: counted apart by the full path
@@ -60,7 +66,7 @@ class _QueryCollector(Collector):
         )
         for code in range(16):
             total = sum(counts[code] for counts in tables.values())
-            responses.add_metric([_RCODE_NAMES.get(code, str(code))], total)
+            responses.add_metric([RCODE_NAMES.get(code, str(code))], total)
         responses.add_metric(["BADVERS"], sum(counts[BADVERS] for counts in tables.values()))
         yield responses
         dropped = CounterMetricFamily(
@@ -91,6 +97,48 @@ class DurationHistogram:
                 break
         counts[-2] += 1
         counts[-1] += seconds
+
+
+def histogram_buckets(counts: list[float]) -> list[tuple[str, float]]:
+    """A `DurationHistogram`'s counts as Prometheus's cumulative buckets, +Inf last."""
+    cumulative, buckets = 0.0, []
+    for bound, count in zip(DURATION_BUCKETS, counts, strict=False):
+        cumulative += count
+        buckets.append((repr(bound), cumulative))
+    buckets.append(("+Inf", counts[-2]))
+    return buckets
+
+
+Family = Metric  # one metric's series, as prometheus_client builds them
+
+
+def counter_family(
+    name: str, documentation: str, labels: list[str], series: dict[Labels, float]
+) -> Family:
+    """A counter family of these series (`name` without `_total`)."""
+    family = CounterMetricFamily(name, documentation, labels=labels)
+    for values, value in series.items():
+        family.add_metric(list(values), value)
+    return family
+
+
+def gauge_family(
+    name: str, documentation: str, labels: list[str], series: dict[Labels, float]
+) -> Family:
+    family = GaugeMetricFamily(name, documentation, labels=labels)
+    for values, value in series.items():
+        family.add_metric(list(values), value)
+    return family
+
+
+def histogram_family(
+    name: str, documentation: str, labels: list[str], series: dict[Labels, list[float]]
+) -> Family:
+    """A histogram family of `DurationHistogram` counts (bucket counts, count, sum)."""
+    family = HistogramMetricFamily(name, documentation, labels=labels)
+    for values, counts in series.items():
+        family.add_metric(list(values), histogram_buckets(counts), counts[-1])
+    return family
 
 
 class _Read(Collector):
@@ -129,7 +177,12 @@ class Metrics:
             self.requests,
         )
         self.forward_durations = DurationHistogram()  # labels: (upstream,)
+        # What bind_forwarding is given, kept for other names of the same counts (ops.coredns).
+        self.forward_replies: Callable[[], dict[tuple[str, str], int]] = dict
+        self.forward_cache: Callable[[], tuple[int, int, int, int]] = lambda: (0, 0, 0, 0)
         self._rate_limited_bound = False
+        # CPU, resident memory, open files (process_*): the memory panel of the dashboard.
+        ProcessCollector(registry=self.registry)
 
     def bind_zone(
         self,
@@ -195,6 +248,7 @@ class Metrics:
         """Forwarding: tries by (upstream, rcode), upstream health, the forward cache's
         (hits, misses, evictions, entries), questions in flight; durations are observed
         into `forward_durations`."""
+        self.forward_replies, self.forward_cache = replies, cache
         self.counters(
             "svcdns_forward_requests",
             "Questions sent upstream, by upstream and its rcode (or timeout).",
@@ -263,16 +317,12 @@ class Metrics:
         self, name: str, documentation: str, labels: list[str], histogram: DurationHistogram
     ) -> None:
         def build() -> Iterator[Metric]:
-            family = HistogramMetricFamily(name, documentation, labels=labels)
-            for values, counts in histogram.counts.items():
-                cumulative, buckets = 0.0, []
-                for bound, count in zip(DURATION_BUCKETS, counts, strict=False):
-                    cumulative += count
-                    buckets.append((repr(bound), cumulative))
-                buckets.append(("+Inf", counts[-2]))
-                family.add_metric(list(values), buckets, counts[-1])
-            yield family
+            yield histogram_family(name, documentation, labels, histogram.counts)
 
+        self.registry.register(_Read(build))
+
+    def when_scraped(self, build: Callable[[], Iterator[Family]]) -> None:
+        """Families `build` makes at each scrape (ops.coredns: other names, same counts)."""
         self.registry.register(_Read(build))
 
     def gauge(self, name: str, documentation: str, read: Callable[[], float]) -> None:
@@ -288,6 +338,8 @@ _GAUGE_MERGE: dict[str, Callable[[list[float]], float]] = {
     "svcdns_source_synced": min,  # synced only when every worker is
     "svcdns_soa_serial": max,
     "svcdns_names": max,  # every worker holds the whole zone
+    "process_start_time_seconds": min,  # the first worker's start
+    "process_max_fds": max,
 }
 
 
