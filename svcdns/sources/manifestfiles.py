@@ -2,14 +2,16 @@
 
 Reads what `kubectl get ns,svc,endpointslices,pods -A -o yaml|json` prints (`kind: List`),
 typed API lists (`ServiceList`, whose items carry no kind) and plain multi-document YAML.
-Streaming: a JSON list is read item by item (ijson) and YAML document by document (each
-entry of a top-level `items:` list on its own, `yamlsplit`), so a 100 MB dump is never held
-parsed. A broken file raises `ManifestError` (one line naming the file), and so does a
-YAML document holding an alias: a file is read whole or not at all.
+Streaming: a JSON list is read item by item (`ListText`, the standard library's decoder;
+ijson for other shapes) and YAML document by document (each entry of a top-level `items:`
+list on its own, `yamlsplit`), so a 100 MB dump is never held parsed. A broken file raises
+`ManifestError` (one line naming the file), and so does a YAML document holding an alias:
+a file is read whole or not at all.
 """
 
 from __future__ import annotations
 
+import codecs
 import json
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -45,15 +47,56 @@ _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 def _json_items(file: Path) -> Iterator[Found]:
     """The objects of a JSON file, a list read item by item."""
-    # ijson is imported where a JSON file is read: the server's first load reads in a child
-    # process, and the server itself then never holds the parser (1.6 MB).
+    try:
+        yield from _json_list(file)
+    except NotAList:  # another shape (nothing was given): read by ijson
+        yield from _json_other(file)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise _invalid_json(file, error) from None
+
+
+def _invalid_json(file: Path, error: Exception) -> ManifestError:
+    text = " ".join(str(error).split())[:200]
+    return ManifestError(f"{shown(file)}: invalid JSON: {text}")
+
+
+def _json_list(file: Path) -> Iterator[Found]:
+    """A JSON object's `items`, by the standard library's decoder (`jsonlist`): what
+    `kubectl get -o json` prints; a typed list's items (no kind) in a second pass, once
+    the list's kind, which comes after them, is known."""
+    with file.open("rb") as stream:
+        text = ListText(stream)
+        streamed = kindless = 0
+        for item in text.items():
+            streamed += 1
+            if isinstance(item, Mapping) and not item.get("kind"):
+                kindless += 1  # a typed list: its kind comes after the items
+                continue
+            yield from _items_of_list(item, "", "", file)
+        if kindless:
+            item_kind = _list_item_kind(str(text.head.get("kind") or ""))
+            list_version = str(text.head.get("apiVersion") or "")
+            stream.seek(0)
+            for item in ListText(stream).items():
+                if isinstance(item, Mapping) and not item.get("kind"):
+                    yield item, item_kind, list_version
+        if streamed:
+            return
+        stream.seek(0)
+        document = json.loads(stream.read())  # not a list: one object (or an empty list)
+    yield from _items(document, file)
+
+
+def _json_other(file: Path) -> Iterator[Found]:
+    """A JSON file not holding one object (an array, a BOM before it...), as it always was
+    read: ijson, imported here only (the server's first load reads in a child process, and
+    the server itself never holds it)."""
     import ijson
 
     try:
         yield from _json_stream(file, ijson)
-    except (json.JSONDecodeError, ijson.JSONError) as error:
-        text = " ".join(str(error).split())[:200]
-        raise ManifestError(f"{shown(file)}: invalid JSON: {text}") from None
+    except ijson.JSONError as error:
+        raise _invalid_json(file, error) from None
 
 
 def _json_stream(file: Path, ijson: Any) -> Iterator[Found]:
@@ -198,3 +241,148 @@ def _items_of_list(item: Any, item_kind: str, list_version: str, file: Path) -> 
         yield from _items(item, file)
     else:
         yield item, item_kind, list_version  # items of a typed list (ServiceList)
+
+
+# -- a JSON list, item by item --------------------------------------------------------
+#
+# `kubectl get ... -o json` prints one object whose `items` array holds every object. Its
+# items are decoded one at a time (`json.JSONDecoder.raw_decode` over a window of the
+# text, read a few MiB at a time), so the dump is never held decoded, and at twice ijson's
+# speed: the Pods of a dump a server does not need cost their decoding all the same.
+
+CHUNK = 1 << 20  # bytes read at a time (an item larger than the window: read on)
+_DECODER = json.JSONDecoder()
+_WHITESPACE = " \t\n\r"
+# A value cut by the end of the window fails near that end, or as a string left open.
+_NEAR_END = 16
+
+
+class NotAList(Exception):
+    """The text is not one object: read it another way (nothing was given)."""
+
+
+class ListText:
+    """The text of a stream, a window at a time, with the place the decoder has reached.
+
+    `items()` gives each item of the top-level object's `items` arrays, in order; then
+    `head` holds the object's other members (its kind and apiVersion). A syntax error is a
+    json.JSONDecodeError whose line and column are the file's."""
+
+    def __init__(self, stream: BinaryIO, chunk: int = CHUNK) -> None:
+        self._stream = stream
+        self._chunk = chunk
+        self._decode = codecs.getincrementaldecoder("utf-8")().decode
+        self._text = ""
+        self._at = 0  # where the decoder is in the window
+        self._eof = False
+        self._lines = 0  # lines of the text before the window (for errors)
+        self._before = 0  # characters of the text before the window
+        self._column = 0  # characters of the window's first line before the window
+        self.head: dict[str, Any] = {}
+        self.lists = 0  # `items` arrays found
+
+    def items(self) -> Iterator[Any]:
+        if self._char() != "{":
+            raise NotAList
+        self._at += 1
+        if self._char() == "}":
+            self._at += 1
+            self._end()
+            return
+        while True:
+            if self._char() != '"':
+                raise self._error("Expecting property name enclosed in double quotes")
+            key = self._value()
+            self._expect(":")
+            if key == "items" and self._char() == "[":
+                self.lists += 1
+                yield from self._array()
+            else:
+                self.head[key] = self._value()
+            if self._separator("}"):
+                self._end()
+                return
+
+    def _array(self) -> Iterator[Any]:
+        self._at += 1  # the "["
+        if self._char() == "]":
+            self._at += 1
+            return
+        while True:
+            yield self._value()
+            if self._separator("]"):
+                return
+
+    def _separator(self, close: str) -> bool:
+        """Past a "," (False) or `close` (True)."""
+        found = self._char()
+        if found == ",":
+            self._at += 1
+            return False
+        if found == close:
+            self._at += 1
+            return True
+        raise self._error("Expecting ',' delimiter")
+
+    def _expect(self, char: str) -> None:
+        if self._char() != char:
+            raise self._error(f"Expecting '{char}' delimiter")
+        self._at += 1
+
+    def _end(self) -> None:
+        if self._char() != "":
+            raise self._error("Extra data")
+
+    def _char(self) -> str:
+        """The next character that is not whitespace ("" at the end of the text)."""
+        while True:
+            text, at = self._text, self._at
+            while at < len(text) and text[at] in _WHITESPACE:
+                at += 1
+            self._at = at
+            if at < len(text) or not self._more():
+                return text[at] if at < len(text) else ""
+
+    def _value(self) -> Any:
+        more = self._chunk  # doubled at each retry: a big value is not decoded afresh often
+        while True:
+            self._char()
+            try:
+                value, end = _DECODER.raw_decode(self._text, self._at)
+            except json.JSONDecodeError as error:
+                cut = error.pos >= len(self._text) - _NEAR_END or error.msg.startswith(
+                    "Unterminated string"
+                )
+                if cut and self._more(more):
+                    more *= 2
+                    continue
+                raise self._error(error.msg, error.pos) from None
+            if end == len(self._text) and self._more(more):
+                more *= 2
+                continue  # a number may go on past the window
+            self._at = end
+            return value
+
+    def _more(self, size: int = 0) -> bool:
+        """The window moved past what is decoded and grown by `size` bytes (a chunk);
+        False at the end of the text."""
+        if self._eof:
+            return False
+        data = self._stream.read(size or self._chunk)
+        self._eof = not data
+        newline = self._text.rfind("\n", 0, self._at)
+        self._column = self._at - newline - 1 if newline >= 0 else self._column + self._at
+        self._lines += self._text.count("\n", 0, self._at)
+        self._before += self._at
+        self._text = self._text[self._at :] + self._decode(data, final=self._eof)
+        self._at = 0
+        return True
+
+    def _error(self, message: str, at: int | None = None) -> json.JSONDecodeError:
+        at = self._at if at is None else at
+        line = self._lines + self._text.count("\n", 0, at) + 1
+        start = self._text.rfind("\n", 0, at)
+        column = at - start if start >= 0 else self._column + at + 1
+        error = json.JSONDecodeError(message, self._text, at)
+        error.args = (f"{message}: line {line} column {column} (char {self._before + at})",)
+        return error
