@@ -4,6 +4,9 @@ run, interleaved, for "did this change cost the hot path anything".
     git worktree add /tmp/before <commit>
     python bench/ab.py --before /tmp/before [--after .] [--size large] [--seconds 10]
         [--rounds 2] [--rate 50000] [--mix hits --mix pod-mix]
+        [--before-arg=--flag=value ...] [--after-arg=--flag=value ...]
+
+Both trees may be the same, to measure a flag: `--before . --after-arg=--metrics-names=coredns`.
 
 Each tree's `python -m svcdns serve --manifests cluster.json` runs from that tree (its own
 svcdns package first on the path), both loaded at once on their own ports; then for each
@@ -29,11 +32,13 @@ from processes import cpu_seconds, free_port
 HERE = Path(__file__).resolve().parent
 
 
-def start_tree(name: str, root: Path, manifests: Path, workdir: Path) -> knot.Server:
+def start_tree(
+    name: str, root: Path, manifests: Path, workdir: Path, extra: list[str] | None = None
+) -> knot.Server:
     port, http_port = free_port(), free_port()
     command = [sys.executable, "-m", "svcdns", "serve", "--manifests", str(manifests)]
     command += ["--listen", f"127.0.0.1:{port}", "--http", f"127.0.0.1:{http_port}"]
-    command += ["--upstream", "none", "--max-qps-per-client", "0"]
+    command += ["--upstream", "none", "--max-qps-per-client", "0", *(extra or [])]
     log = (workdir / f"svcdns-{name}.log").open("w")
     env = os.environ | {"PYTHONPATH": str(root)}
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=root, env=env)
@@ -41,7 +46,7 @@ def start_tree(name: str, root: Path, manifests: Path, workdir: Path) -> knot.Se
     server.ready_seconds = knot.wait_until(
         server, lambda: knot.http_ready(http_port), 900, "/ready 200"
     )
-    print(f"{name}: ready in {server.ready_seconds:.2f} s ({root})", flush=True)
+    print(f"{name}: ready in {server.ready_seconds:.2f} s ({root} {extra or ''})", flush=True)
     return server
 
 
@@ -129,8 +134,11 @@ def run(args: argparse.Namespace, servers: dict[str, knot.Server]) -> list[str]:
     workdir: Path = args.workdir
     workdir.mkdir(parents=True, exist_ok=True)
     knot.ensure_cluster(args.size, workdir, regenerate=False)
-    for name, root in (("before", args.before), ("after", args.after)):
-        servers[name] = start_tree(name, root.resolve(), workdir / "cluster.json", workdir)
+    for name, root, extra in (
+        ("before", args.before, args.before_arg),
+        ("after", args.after, args.after_arg),
+    ):
+        servers[name] = start_tree(name, root.resolve(), workdir / "cluster.json", workdir, extra)
     files: Files = {mix: (workdir / f"{mix}.txt", ()) for mix in args.mix}
     names = ("before", "after")
     qps, cpu = interleaved(args, servers, names, files)
@@ -150,6 +158,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=int, default=50_000)
     parser.add_argument("--mix", action="append", choices=knot.MIXES)
     parser.add_argument("--workdir", type=Path)
+    for side in ("before", "after"):  # `=` form: the value starts with dashes
+        parser.add_argument(
+            f"--{side}-arg",
+            action="append",
+            default=[],
+            metavar="ARG",
+            help=f"one more `svcdns serve` argument for the {side} server (repeatable)",
+        )
     args = parser.parse_args(argv)
     args.mix = args.mix or list(knot.MIXES)
     args.workdir = args.workdir or Path(f"/tmp/svcdns-bench-{args.size}")

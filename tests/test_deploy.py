@@ -630,3 +630,137 @@ def test_autoscaler_component_renders(name: str, tmp_path: Path) -> None:
     for (kind, _), doc in by_key.items():
         if kind not in CLUSTER_SCOPED:
             assert doc["metadata"]["namespace"] == NAMESPACE
+
+
+# --- monitoring/: ServiceMonitor, PrometheusRule, Grafana dashboard -----------------------
+
+MONITORING = DEPLOY / "monitoring"
+DASHBOARD = "svcdns-dashboard.json"
+OPERATOR_API = "monitoring.coreos.com/v1"
+# The CoreDNS mixin's alerts (povilasv/coredns-mixin), each of which has a svcdns twin.
+COREDNS_ALERTS = {
+    "CoreDNSDown",
+    "CoreDNSLatencyHigh",
+    "CoreDNSErrorsHigh",
+    "CoreDNSForwardLatencyHigh",
+    "CoreDNSForwardErrorsHigh",
+    "CoreDNSForwardHealthcheckFailureCount",
+    "CoreDNSForwardHealthcheckBrokenCount",
+}
+JOB = 'job="svcdns"'
+
+
+def _monitoring() -> dict[str, Obj]:
+    """The monitoring kustomization's objects, by kind (one of each)."""
+    kustomization = _kustomization(MONITORING)
+    found: dict[str, Obj] = {}
+    for resource in kustomization["resources"]:
+        for doc in _documents(MONITORING / resource):
+            assert doc["kind"] not in found, f"two {doc['kind']}s in monitoring/"
+            found[doc["kind"]] = doc
+    return found
+
+
+def _rules() -> list[Obj]:
+    groups = _monitoring()["PrometheusRule"]["spec"]["groups"]
+    return [rule for group in groups for rule in group["rules"]]
+
+
+def test_monitoring_kustomization_lists_its_files() -> None:
+    kustomization = _kustomization(MONITORING)
+    assert kustomization["kind"] == "Kustomization"
+    assert kustomization["namespace"] == NAMESPACE
+    yaml_files = {p.name for p in MONITORING.glob("*.yaml")} - {KUSTOMIZATION}
+    assert sorted(kustomization["resources"]) == sorted(yaml_files)
+    [generator] = kustomization["configMapGenerator"]
+    assert generator["files"] == [DASHBOARD]
+    assert generator["options"]["labels"] == {"grafana_dashboard": "1"}  # Grafana's sidecar
+    for entry in kustomization.get("labels", []):
+        assert not entry.get("includeSelectors", False)
+    for path in MONITORING.glob("*.yaml"):
+        test_yaml_parses_with_kind_and_name(path)
+
+
+def test_service_monitor_scrapes_svcdns_pods_as_job_svcdns(
+    objects: Mapping[tuple[str, str], Obj], pod_labels: dict[str, str]
+) -> None:
+    monitor = _monitoring()["ServiceMonitor"]
+    assert monitor["apiVersion"] == OPERATOR_API
+    assert monitor["metadata"]["namespace"] == NAMESPACE
+    service = objects[KUBE_DNS]
+    assert _selects(monitor["spec"]["selector"], service["metadata"]["labels"])
+    assert monitor["spec"]["namespaceSelector"] == {"matchNames": [NAMESPACE]}
+    [endpoint] = monitor["spec"]["endpoints"]
+    ports = {port["name"]: port["port"] for port in service["spec"]["ports"]}
+    assert ports[endpoint["port"]] == _port_of(Config().http)  # the /metrics port
+    assert endpoint["path"] == "/metrics"
+    keep, job = endpoint["relabelings"][:2]
+    # Only svcdns's pods: CoreDNS's sit behind the same Service during a switch.
+    label = keep["sourceLabels"][0].removeprefix("__meta_kubernetes_pod_label_")
+    name_label = "app.kubernetes.io/name"
+    assert label == re.sub(r"[^a-zA-Z0-9_]", "_", name_label)
+    assert keep["action"] == "keep" and keep["regex"] == pod_labels[name_label]
+    assert job == {"targetLabel": "job", "replacement": "svcdns"}
+
+
+def test_prometheus_rule_has_a_twin_of_each_coredns_alert() -> None:
+    rule = _monitoring()["PrometheusRule"]
+    assert rule["apiVersion"] == OPERATOR_API
+    assert rule["metadata"]["namespace"] == NAMESPACE
+    rules = _rules()
+    assert {r["labels"]["coredns_alert"] for r in rules} == COREDNS_ALERTS
+    for alert in rules:
+        assert alert["alert"].startswith("Svcdns"), alert["alert"]
+        assert alert["labels"]["severity"] in ("warning", "critical")
+        assert JOB in alert["expr"], f"{alert['alert']} does not select job svcdns"
+        assert alert["for"] in ("10m", "15m")  # the mixin's
+        assert {"summary", "description"} <= set(alert["annotations"])
+        assert "coredns_" not in alert["expr"], "the rules use svcdns's own names"
+
+
+def test_dashboard_is_grafana_json_with_one_query_a_target() -> None:
+    dashboard = json.loads((MONITORING / DASHBOARD).read_text(encoding="utf-8"))
+    assert dashboard["uid"] == "svcdns" and dashboard["title"]
+    panels = dashboard["panels"]
+    assert len({p["id"] for p in panels}) == len(panels), "panel ids repeat"
+    cells = set()
+    for panel in panels:
+        grid = panel["gridPos"]
+        mine = {
+            (x, y)
+            for x in range(grid["x"], grid["x"] + grid["w"])
+            for y in range(grid["y"], grid["y"] + grid["h"])
+        }
+        assert not cells & mine, f"{panel['title']} overlaps another panel"
+        assert grid["x"] + grid["w"] <= 24
+        cells |= mine
+        assert panel["targets"], f"{panel['title']} has no query"
+        for target in panel["targets"]:
+            assert target["expr"].strip() and target["refId"]
+    variables = {v["name"] for v in dashboard["templating"]["list"]}
+    assert {"datasource", "job", "pod"} <= variables
+    titles = " ".join(p["title"].lower() for p in panels)
+    for subject in (
+        "type",
+        "rcode",
+        "latency",
+        "forward",
+        "hit ratio",
+        "propagation",
+        "names",
+        "memory",
+    ):
+        assert subject in titles, f"no panel on {subject}"
+
+
+def test_monitoring_renders_with_the_dashboard_configmap() -> None:
+    rendered = _kustomize(MONITORING)
+    if rendered is None:
+        return
+    by_kind = {doc["kind"]: doc for doc in rendered}
+    assert set(by_kind) == {"ServiceMonitor", "PrometheusRule", "ConfigMap"}
+    configmap = by_kind["ConfigMap"]
+    assert configmap["metadata"]["name"] == "svcdns-dashboard"
+    assert configmap["metadata"]["namespace"] == NAMESPACE
+    assert configmap["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert configmap["data"][DASHBOARD] == (MONITORING / DASHBOARD).read_text(encoding="utf-8")
