@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from svcdns import SPEC_VERSION, __version__
+from svcdns import SPEC_VERSION, __version__, import_corefile
 from svcdns.config import SETTINGS, Config, ConfigError, build, read_file
 from svcdns.core.explain import explain
 from svcdns.core.model import Event
@@ -89,6 +89,10 @@ def _parser() -> argparse.ArgumentParser:
         "-x", dest="address", metavar="ADDRESS", help="explain the PTR of an address (as dig)"
     )
     _add_settings(explaining, "explain")
+    importing = commands.add_parser(
+        "import-corefile", help="a CoreDNS Corefile as --config YAML; unmapped lines on stderr"
+    )
+    importing.add_argument("file", metavar="FILE", help="the Corefile")
     commands.add_parser("version", help="print the version")
     return parser
 
@@ -106,6 +110,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "version":
         print(f"svcdns {__version__} (Kubernetes DNS schema {SPEC_VERSION})")
         return 0
+    if args.command == "import-corefile":  # no settings: exit 0, 1 (unmapped lines) or 2
+        return import_corefile.main(args.file)
     logging.basicConfig(
         level=logging.INFO,
         stream=sys.stderr,

@@ -51,6 +51,9 @@ FACE = frozenset(
         "logs.py",
         "recursion.py",
         "feed.py",
+        "corefile.py",
+        "corefile_map.py",
+        "import_corefile.py",
     }
 )
 ALLOWED["face"] = set(SUBPACKAGES)
