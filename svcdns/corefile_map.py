@@ -165,6 +165,7 @@ class _Mapper:
             )
             return
         if stub:
+            self.needed_not(d, f"svcdns's {key} is that already, for every upstream")
             return
         if before is not None and row.read(before.value) != parsed:
             self.unmapped(
@@ -173,7 +174,9 @@ class _Mapper:
                 "svcdns has one value for every server block",
             )
             return
-        if before is None:
+        if before is not None:
+            self.needed_not(d, f"{key} is that already, from line {before.line}")
+        else:
             # Numbers and switches as the setting reads them (`ttl: 30`, not "30").
             shown = parsed if isinstance(parsed, int | float) else value
             if isinstance(shown, float) and shown.is_integer():
@@ -511,6 +514,8 @@ def _prometheus(m: _Mapper, d: Directive, zones: list[str], stub: bool) -> None:
         return
     address = _http_address(d.args[0] if d.args else COREDNS_PROMETHEUS)
     m.set("http", address, d, f"{d.text()} (/metrics, /health and /ready there)")
+    # Dashboards and alerts built on coredns_* keep working through the migration.
+    m.set("metrics_names", "coredns", d, f"{d.text()} (CoreDNS's metric names as well)")
 
 
 def _loadbalance(m: _Mapper, d: Directive, zones: list[str], stub: bool) -> None:

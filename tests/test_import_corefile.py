@@ -26,7 +26,12 @@ DISTRIBUTIONS = sorted(p.stem for p in FIXTURES.glob("*.Corefile"))
 
 # What every default Corefile gives, and the lines every one leaves to the operator: the
 # liveness and readiness probes, which svcdns answers on its one http address.
-KUBEADM_LIKE = {"zone": "cluster.local", "pods": "insecure", "http": "0.0.0.0:9153"}
+KUBEADM_LIKE = {
+    "zone": "cluster.local",
+    "pods": "insecure",
+    "http": "0.0.0.0:9153",
+    "metrics-names": "coredns",
+}
 
 
 def imported(text: str, tmp_path: Path) -> tuple[int, dict[str, Any], list[str], str]:
@@ -116,6 +121,7 @@ CASES = [
             "zone": "cluster.local",
             "pods": "insecure",
             "http": "127.0.0.1:9153",
+            "metrics-names": "coredns",
             "cache-ttl": 900,
             "listen": ["0.0.0.0:5353"],
             "rotate": False,
@@ -239,6 +245,7 @@ def test_a_complete_mapping_exits_0_with_nothing_on_stderr(tmp_path: Path) -> No
         "cache-ttl": 60,
         "rotate": True,
         "http": "0.0.0.0:9153",
+        "metrics-names": "coredns",
     }
 
 
@@ -443,7 +450,12 @@ MAPPING = [
     pytest.param("  log . {\n    class denial\n  }", {}, [(5, "log")], id="log-denial-only"),
     pytest.param("  log", {"log-queries": True}, [], id="log-every-query"),
     pytest.param("  bind 127.0.0.1 ::1", {"listen": ["127.0.0.1:53", "[::1]:53"]}, [], id="bind"),
-    pytest.param("  prometheus", {"http": "127.0.0.1:9153"}, [], id="prometheus-default"),
+    pytest.param(
+        "  prometheus",
+        {"http": "127.0.0.1:9153", "metrics-names": "coredns"},
+        [],
+        id="prometheus-default",
+    ),
     pytest.param(
         "  loadbalance weighted /w",
         {"rotate": GONE},
@@ -454,7 +466,25 @@ MAPPING = [
         "  health 127.0.0.1:9153 {\n    lameduck 1m\n  }",
         {"lameduck": 60},
         [(5, "health")],
-        id="health-lameduck",
+        id="health-elsewhere",
+    ),
+    pytest.param(
+        "  health :9153 {\n    lameduck 1m\n  }\n  ready :9153\n  prometheus :9153",
+        {"lameduck": 60, "http": "0.0.0.0:9153", "metrics-names": "coredns"},
+        [],
+        id="probes-on-the-metrics-address",
+    ),
+    pytest.param(
+        "  errors\n  loop\n  reload 10s\n  forward . 8.8.8.8\n  cache 30\n  cache 30",
+        {"upstream": ["8.8.8.8"], "cache-ttl": 30, "cache-size": GONE},
+        [],
+        id="a-repeated-plugin-with-the-same-value",
+    ),
+    pytest.param(
+        "  cache 30\n  cache 60",
+        {"cache-ttl": 30, "cache-size": GONE},
+        [(6, "cache")],
+        id="a-repeated-plugin-with-another-value",
     ),
 ]
 
@@ -550,3 +580,26 @@ def test_a_whole_corefile_maps_to_these_keys_and_leaves_these_lines(
     _, loaded, _, _ = imported(text, tmp_path)
     assert loaded == keys
     assert unmapped_lines(text) == unmapped
+
+
+def _lines(directives: tuple[Directive, ...], whole: set[int]) -> set[int]:
+    """The lines of `directives` and of their blocks', but for blocks reported `whole`."""
+    return {
+        n
+        for d in directives
+        for n in {d.line} | (set() if d.line in whole else _lines(d.block, whole))
+    }
+
+
+@pytest.mark.parametrize("name", DISTRIBUTIONS)
+def test_every_directive_line_is_mapped_needs_nothing_or_is_reported(name: str) -> None:
+    parsed = parse((FIXTURES / f"{name}.Corefile").read_text(encoding="utf-8"))
+    mapping = map_corefile(parsed)
+    accounted = {v.line for v in (*mapping.settings.values(), *mapping.stubs.values())} | {
+        x.line for x in (*mapping.nothing_needed, *mapping.unmapped)
+    }
+    # A plugin judged whole (`hosts {...}` not mapped, `log . { class error }` not needed)
+    # answers for its block's lines too.
+    whole = {x.line for x in (*mapping.unmapped, *mapping.nothing_needed)}
+    written = _lines(tuple(d for b in parsed.blocks for d in b.directives) + parsed.top, whole)
+    assert written - accounted == set()
