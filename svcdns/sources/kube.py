@@ -10,6 +10,7 @@ into the slim model. The list/watch loop itself is in `watch`.
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import gc
 import json
 import logging
@@ -20,7 +21,7 @@ import socket
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from multiprocessing.connection import Connection as Pipe
 from pathlib import Path
@@ -47,6 +48,7 @@ log = logging.getLogger("svcdns.kube")
 CONNECT_TIMEOUT = 5.0
 TOKEN_REREAD = 60.0  # seconds: a projected service-account token is rotated by the kubelet
 SHARED_MEMORY = "/dev/shm"  # a tmpfs in every container, writable when / is not
+SERVICE_ACCOUNT = Path("/var/run/secrets/kubernetes.io/serviceaccount")  # the client's
 RELOAD_AFTER_401 = 60.0  # seconds between re-reads of the configuration on 401
 KEEPALIVE_OPTIONS = [
     (socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1),
@@ -179,7 +181,39 @@ def usable_tempdir() -> None:
             raise
 
 
+def in_cluster(
+    environ: Mapping[str, str] = os.environ, folder: Path = SERVICE_ACCOUNT
+) -> ApiConnection | None:
+    """The in-cluster configuration (a Deployment's), read as the official client's
+    InClusterConfigLoader reads it but without importing the client, which is most of the
+    0.15-0.2 s before the first list can start: the host from KUBERNETES_SERVICE_HOST and
+    _PORT (an IPv6 address in brackets), "bearer " and the service account's token as
+    written, its CA. None when anything is missing or empty: the client then reads it and
+    says what is wrong, in its words."""
+    host = environ.get("KUBERNETES_SERVICE_HOST", "")
+    port = environ.get("KUBERNETES_SERVICE_PORT", "")
+    token_file, ca_file = folder / "token", folder / "ca.crt"
+    try:
+        token = token_file.read_text()  # as the client opens it: text, universal newlines
+        ca_text, ca_pem = ca_file.read_text(), ca_file.read_bytes()
+    except (OSError, ValueError):
+        return None
+    if not host or not port or not token or not ca_text:
+        return None
+    address = f"[{host}]" if ":" in host or "%" in host else host
+    return ApiConnection(
+        host=f"https://{address}:{port}",
+        ca_pem=ca_pem,
+        token=f"bearer {token}",
+        token_file=str(token_file),
+    )
+
+
 def _read_configuration(kubeconfig: Path | None, context: str | None) -> ApiConnection:
+    if kubeconfig is None:
+        connection = in_cluster()
+        if connection is not None:
+            return dataclasses.replace(connection, context=context or "")
     from kubernetes import client, config  # here only: see the module docstring
 
     usable_tempdir()
