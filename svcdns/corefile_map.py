@@ -217,9 +217,9 @@ class _Mapper:
                 "a second server block with kubernetes: svcdns serves one cluster zone",
                 " ".join(block.keys),
             )
+        self.defaults(cluster[:1] + roots)  # before the stubs, which are judged against them
         for block in stubs:
             self.block(block, stub=True)
-        self.defaults(cluster[:1] + roots)
         self.judge_probes()
         self.out.unmapped.sort(key=lambda x: x.line)
         self.out.nothing_needed.sort(key=lambda x: x.line)
@@ -432,6 +432,14 @@ def _cache(m: _Mapper, d: Directive, zones: list[str], stub: bool) -> None:
         ttl, cached = str(COREDNS_CACHE_TTL), list(d.args)
     if [_zone(z) for z in cached] not in ([], ["."]):
         m.unmapped(d, "svcdns caches every forwarded name, not some zones' only")
+        return
+    off = m.out.settings.get("cache_size")
+    if stub and off is not None and off.value == 0:
+        m.unmapped(
+            d,
+            f"svcdns's one forward cache is off (line {off.line}): a stub domain "
+            "cannot have a cache of its own",
+        )
         return
     success = [o for o in d.block if o.name == "success"]
     if not any(len(o.args) == 2 for o in success):  # `success CAP TTL`: its TTL wins

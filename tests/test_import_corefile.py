@@ -504,6 +504,20 @@ def test_a_plugin_maps_to_these_keys_and_leaves_these_lines(
     ("text", "keys", "unmapped"),
     [
         pytest.param(
+            ".:53 {\n  kubernetes cluster.local\n  forward . 1.1.1.1\n  loadbalance\n}\n"
+            "corp.example {\n  cache 30\n  forward . 10.0.0.53\n}\n",
+            {
+                "zone": "cluster.local",
+                "pods": "disabled",
+                "upstream": ["1.1.1.1"],
+                "rotate": True,
+                "cache-size": 0,
+                "stub-domain": {"corp.example": ["10.0.0.53"]},
+            },
+            [(7, "cache")],
+            id="a-stub-cache-where-the-main-block-has-none",
+        ),
+        pytest.param(
             ".:53 {\n  kubernetes cluster.local\n}\n",
             {
                 "zone": "cluster.local",
