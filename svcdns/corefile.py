@@ -179,6 +179,8 @@ class _Parser:
                     f"{quoted(' '.join(k.text for k in keys))}"
                 )
             names = tuple(k for key in keys for k in key.text.split(",") if k)
+            if not names:  # `,` alone, or an unset {$KEY}
+                raise CorefileError(f"line {keys[0].line}: a server block without a key")
             blocks.append(ServerBlock(names, keys[0].line, tuple(body)))
         return blocks, top
 

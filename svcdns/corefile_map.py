@@ -183,6 +183,21 @@ class _Mapper:
                 shown = int(shown)
             self.out.settings[name] = Value(key, shown, d.line, why or d.text())
 
+    def stub(self, domain: str, servers: list[str], d: Directive) -> None:
+        """`domain` goes to `servers` (--stub-domain), checked by that setting's parser."""
+        before = self.out.stubs.get(domain)
+        if before is not None:
+            self.unmapped(
+                d, f"stub domain {domain} is already sent to {before.value} from line {before.line}"
+            )
+            return
+        try:
+            SETTINGS["stub_domains"].read({domain: servers})
+        except ConfigError as error:
+            self.unmapped(d, f"svcdns refuses it: {error}")
+            return
+        self.out.stubs[domain] = Value(domain, servers, d.line, d.text())
+
     # -- the file ------------------------------------------------------------------------
 
     def run(self) -> Mapping:
@@ -387,14 +402,7 @@ def _forward(m: _Mapper, d: Directive, zones: list[str], stub: bool) -> None:
         return
     else:
         for domain in domains:
-            if domain in m.out.stubs:
-                m.unmapped(
-                    d,
-                    f"stub domain {domain} is already sent to "
-                    f"{m.out.stubs[domain].value} from line {m.out.stubs[domain].line}",
-                )
-            else:
-                m.out.stubs[domain] = Value(domain, servers, d.line, d.text())
+            m.stub(domain, servers, d)
     for o in d.block:
         _forward_option(m, o, stub=stub or domains != ["."])
 

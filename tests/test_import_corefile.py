@@ -13,7 +13,10 @@ from typing import Any
 
 import pytest
 import yaml
+from fuzzing import fuzz
 from helpers import CLUSTER_YAML, ServerFactory, run_svcdns
+from hypothesis import given
+from hypothesis import strategies as st
 from upstream import UpstreamServer
 
 from svcdns import import_corefile
@@ -617,3 +620,93 @@ def test_every_directive_line_is_mapped_needs_nothing_or_is_reported(name: str) 
     whole = {x.line for x in (*mapping.unmapped, *mapping.nothing_needed)}
     written = _lines(tuple(d for b in parsed.blocks for d in b.directives) + parsed.top, whole)
     assert written - accounted == set()
+
+
+# -- fuzzed: any text parses or is one CorefileError; any parse prints a loadable YAML -------
+
+PIECES = [
+    ".:53 {",
+    ".:5353 {",
+    "example.org {",
+    "tls://secure.example {",
+    "(s) {",
+    "import s",
+    "import custom/*.server",
+    "}",
+    "{",
+    '"',
+    "#",
+    "{$X}",
+    ",",
+    "\n",
+    "kubernetes cluster.local in-addr.arpa ip6.arpa {",
+    "kubernetes a.b c.d {",
+    "pods verified",
+    "pods nope",
+    "ttl 60",
+    "ttl 99999",
+    "namespaces a b",
+    "labels x=y",
+    "endpoint_pod_names",
+    "kubeconfig /k c",
+    "startup_timeout 5s",
+    "fallthrough",
+    "fallthrough in-addr.arpa",
+    "multicluster x",
+    "forward . 1.2.3.4 {",
+    "forward . a.b",
+    "forward corp.example 10.0.0.1",
+    "forward . tls://1.1.1.1",
+    "forward . /etc/resolv.conf",
+    "force_tcp",
+    "max_concurrent 7",
+    "max_concurrent x",
+    "policy random",
+    "except a.b",
+    "cache 30 {",
+    "cache",
+    "success 100 20",
+    "denial 5 5",
+    "serve_stale 10s verify",
+    "disable success cluster.local",
+    "health :9153 {",
+    "health",
+    "lameduck 3s",
+    "lameduck x",
+    "ready",
+    "prometheus :9999",
+    "prometheus localhost:1",
+    "log",
+    "log . {",
+    "class error",
+    "bind 127.0.0.1",
+    "bind eth0",
+    "transfer {",
+    "to *",
+    "to 10.0.0.1",
+    "loadbalance",
+    "errors",
+    "loop",
+    "reload 10s",
+    "hosts {",
+    "rewrite name a b",
+    "autopath @kubernetes",
+]
+
+
+@fuzz
+@given(st.lists(st.sampled_from(PIECES), max_size=40), st.lists(st.booleans(), max_size=40))
+def test_fuzz_any_corefile_parses_or_is_one_error_and_its_yaml_loads(
+    pieces: list[str], breaks: list[bool]
+) -> None:
+    text = "".join(
+        p + ("\n" if b else " ") for p, b in zip(pieces, breaks + [True] * 40, strict=False)
+    )
+    try:
+        parsed = parse(text, {})
+    except CorefileError as error:
+        assert "\n" not in str(error)
+        return
+    printed = import_corefile.to_yaml(map_corefile(parsed), source="fuzzed")
+    config = yaml.safe_load(printed) or {}
+    build({str(k).replace("-", "_"): v for k, v in config.items()})
