@@ -292,9 +292,14 @@ class _Mapper:
                 )
                 return
         binds = any(d.name == "bind" for d in block.directives)
-        if block.line == self.cluster_line and self.port != DNS_PORT and not binds:
+        if block.line == self.cluster_line and not binds:
+            # CoreDNS's `:53` is every address of both families; svcdns's default is IPv4's
+            # only, and its `[::]` listener is IPv6 only (as deploy/ has both).
             where = Directive(block.keys[0], (), block.line)
-            self.set("listen", [f"0.0.0.0:{self.port}"], where, f"the server block {block.keys[0]}")
+            both = [f"0.0.0.0:{self.port}", f"[::]:{self.port}"]
+            why = f"the server block {block.keys[0]}: every address, IPv4 and IPv6 (drop [::] "
+            why += "where the kernel has IPv6 off)"
+            self.set("listen", both, where, why)
         for d in block.directives:
             self.directive(d, [k.zone for k in keys], stub=stub)
 

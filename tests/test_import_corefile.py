@@ -29,7 +29,9 @@ DISTRIBUTIONS = sorted(p.stem for p in FIXTURES.glob("*.Corefile"))
 
 # What every default Corefile gives, and the lines every one leaves to the operator: the
 # liveness and readiness probes, which svcdns answers on its one http address.
+LISTEN = ["0.0.0.0:53", "[::]:53"]  # what `.:53` is: every address of both families
 KUBEADM_LIKE = {
+    "listen": LISTEN,
     "zone": "cluster.local",
     "pods": "insecure",
     "http": "0.0.0.0:9153",
@@ -126,7 +128,7 @@ CASES = [
             "http": "127.0.0.1:9153",
             "metrics-names": "coredns",
             "cache-ttl": 900,
-            "listen": ["0.0.0.0:5353"],
+            "listen": ["0.0.0.0:5353", "[::]:5353"],
             "rotate": False,
             "lameduck": 20,
         },
@@ -242,6 +244,7 @@ def test_a_complete_mapping_exits_0_with_nothing_on_stderr(tmp_path: Path) -> No
     )
     assert (status, errors) == (0, [])
     assert loaded == {
+        "listen": LISTEN,
         "zone": "cluster.local",
         "pods": "verified",
         "upstream": ["10.0.0.53", "10.0.0.54:5353"],
@@ -388,6 +391,7 @@ def test_not_durations(text: str) -> None:
 MAIN = ".:53 {{\n  kubernetes cluster.local {{\n    pods insecure\n  }}\n{body}\n}}\n"
 # What MAIN alone maps to: CoreDNS without cache, loadbalance or `forward .` said explicitly.
 BASE = {
+    "listen": LISTEN,
     "zone": "cluster.local",
     "pods": "insecure",
     "cache-size": 0,
@@ -510,6 +514,7 @@ def test_a_plugin_maps_to_these_keys_and_leaves_these_lines(
             ".:53 {\n  kubernetes cluster.local\n  forward . 1.1.1.1\n  loadbalance\n}\n"
             "corp.example {\n  cache 30\n  forward . 10.0.0.53\n}\n",
             {
+                "listen": LISTEN,
                 "zone": "cluster.local",
                 "pods": "disabled",
                 "upstream": ["1.1.1.1"],
@@ -523,6 +528,7 @@ def test_a_plugin_maps_to_these_keys_and_leaves_these_lines(
         pytest.param(
             ".:53 {\n  kubernetes cluster.local\n}\n",
             {
+                "listen": LISTEN,
                 "zone": "cluster.local",
                 "pods": "disabled",
                 "cache-size": 0,
@@ -535,6 +541,7 @@ def test_a_plugin_maps_to_these_keys_and_leaves_these_lines(
         pytest.param(
             ".:53 {\n  kubernetes cluster.local example.local\n}\n",
             {
+                "listen": LISTEN,
                 "zone": "cluster.local",
                 "pods": "disabled",
                 "cache-size": 0,
@@ -549,6 +556,7 @@ def test_a_plugin_maps_to_these_keys_and_leaves_these_lines(
             "    namespaces shop tools\n    labels app in (web, db)\n    ttl 9999\n"
             "    multicluster clusterset.local\n    fallthrough\n  }\n}\n",
             {
+                "listen": LISTEN,
                 "zone": "k8s.lan",
                 "pods": "verified",
                 "endpoint-pod-names": True,
@@ -564,6 +572,7 @@ def test_a_plugin_maps_to_these_keys_and_leaves_these_lines(
         pytest.param(
             "cluster.local:53 {\n  kubernetes\n}\n.:53 {\n  forward . 1.1.1.1\n  cache 10\n}\n",
             {
+                "listen": LISTEN,
                 "zone": "cluster.local",
                 "pods": "disabled",
                 "upstream": ["1.1.1.1"],
@@ -579,6 +588,7 @@ def test_a_plugin_maps_to_these_keys_and_leaves_these_lines(
             "other.example:5353 {\n  forward . 10.0.0.54\n}\n"
             "tls://secure.example {\n  forward . 10.0.0.55\n}\n",
             {
+                "listen": LISTEN,
                 "zone": "cluster.local",
                 "pods": "disabled",
                 "upstream": ["1.1.1.1"],
