@@ -6,8 +6,9 @@ directive per line whose arguments end at the line's end unless a `{` opens a bl
 comments where a token starts, `"quoted strings"` (with `\\"`), `{$ENV}` placeholders
 (replaced from the environment; an unset one reads as empty, as Caddy's does) and
 `(snippet) { ... }` definitions that `import snippet` splices in. An `import` of files is
-kept as a directive for the caller to report: the files it names are not read. Pure:
-text in, a `Corefile` out, or one `CorefileError` line. Imports nothing of svcdns.
+kept as a directive for the caller to report: the files it names are not read. `Key`
+reads a server block key (`dns://zone:port`). Pure: text in, a `Corefile` out, or one
+`CorefileError` line. Imports nothing of svcdns.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+REVERSE = ("in-addr.arpa", "ip6.arpa")
+DNS_PORT = 53
 QUOTED_INPUT = 100  # characters of the input an error message quotes, at most
 MAX_SPLICES = 1000  # snippet imports in one file: more is an import loop
 _PLACEHOLDER = re.compile(r"\{\$([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -252,3 +255,35 @@ class _Parser:
             self.tokens[self.at : self.at] = self.snippets[args[0]]
             return None
         return Directive(name.text, tuple(args), name.line)
+
+
+@dataclass(frozen=True, slots=True)
+class Key:
+    """A server block key, `[SCHEME://]ZONE[:PORT]`: `.:53`, `dns://cluster.local`."""
+
+    scheme: str
+    zone: str
+    port: int
+
+    @staticmethod
+    def of(text: str) -> Key:
+        scheme, sep, rest = text.partition("://")
+        if not sep:
+            scheme, rest = "dns", text
+        zone, _, port = rest.rpartition(":") if ":" in rest else (rest, "", "")
+        return Key(
+            scheme.lower(), zone_name(zone or "."), int(port) if port.isdigit() else DNS_PORT
+        )
+
+
+def zone_name(text: str) -> str:
+    """A zone as svcdns compares them: lower case, no final dot; the root is `.`."""
+    name = text.strip().lower().rstrip(".")
+    return name or "."
+
+
+def is_reverse(zone: str) -> bool:
+    """A reverse zone: under in-addr.arpa or ip6.arpa, or a CIDR (CoreDNS takes those)."""
+    if "/" in zone:
+        return True
+    return any(zone == r or zone.endswith("." + r) for r in REVERSE)

@@ -22,7 +22,8 @@ from upstream import UpstreamServer
 from svcdns import import_corefile
 from svcdns.config import build, read_file
 from svcdns.corefile import CorefileError, Directive, parse
-from svcdns.corefile_map import map_corefile, seconds
+from svcdns.corefile_map import map_corefile
+from svcdns.corefile_plugins import seconds
 
 FIXTURES = Path(__file__).parent / "fixtures" / "corefiles"
 DISTRIBUTIONS = sorted(p.stem for p in FIXTURES.glob("*.Corefile"))

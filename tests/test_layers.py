@@ -53,6 +53,7 @@ FACE = frozenset(
         "feed.py",
         "corefile.py",
         "corefile_map.py",
+        "corefile_plugins.py",
         "import_corefile.py",
     }
 )
