@@ -167,7 +167,7 @@ class Mapper:
             first = next(d for d in cluster[0].directives if d.name == "kubernetes")
             zones = [zone_name(z) for z in first.args] or [Key.of(k).zone for k in cluster[0].keys]
             self.zone = next((z for z in zones if not is_reverse(z) and z != "."), self.zone)
-        roots = [b for b in blocks if b not in cluster and self._zones(b) == ["."]]
+        roots = [b for b in blocks if b not in cluster and "." in self._zones(b)]
         stubs = [b for b in blocks if b not in cluster and b not in roots]
         for block in cluster[:1] + roots:
             self.block(block, stub=False)

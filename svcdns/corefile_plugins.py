@@ -294,7 +294,9 @@ def _log(m: Mapper, d: Directive, zones: list[str], stub: bool) -> None:
     elif classes == {"error"}:
         m.needed_not(d, "svcdns logs errors by itself, at most one line per 10 s per kind")
     elif classes in (set(), {"all"}):
-        m.set("log_queries", True, d, stub=stub)
+        formatted = len(names) < len(d.args)
+        why = f"{d.text()} (svcdns's own fields, not that format)" if formatted else ""
+        m.set("log_queries", True, d, why, stub=stub)
     else:
         m.unmapped(
             d,

@@ -284,6 +284,12 @@ def test_an_unparsable_corefile_exits_2_with_one_line(text: str, says: str, tmp_
     assert "Traceback" not in result.stderr
 
 
+def test_no_file_is_a_usage_error_in_one_line() -> None:
+    result = run_svcdns(["import-corefile"])
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "FILE" in result.stderr
+
+
 def test_binary_and_huge_files_are_refused_in_one_line(tmp_path: Path) -> None:
     binary, huge = tmp_path / "binary", tmp_path / "huge"
     binary.write_bytes(b"\xff\xfe.:53 {\n}\n")
@@ -457,6 +463,7 @@ MAPPING = [
     ),
     pytest.param("  log . {\n    class denial\n  }", {}, [(5, "log")], id="log-denial-only"),
     pytest.param("  log", {"log-queries": True}, [], id="log-every-query"),
+    pytest.param('  log . "{remote} {name}"', {"log-queries": True}, [], id="log-a-format"),
     pytest.param("  bind 127.0.0.1 ::1", {"listen": ["127.0.0.1:53", "[::1]:53"]}, [], id="bind"),
     pytest.param(
         "  prometheus",
@@ -511,6 +518,19 @@ def test_a_plugin_maps_to_these_keys_and_leaves_these_lines(
 @pytest.mark.parametrize(
     ("text", "keys", "unmapped"),
     [
+        pytest.param(
+            "cluster.local {\n  kubernetes\n}\n.:53 example.org:53 {\n  forward . 1.1.1.1\n}\n",
+            {
+                "listen": LISTEN,
+                "zone": "cluster.local",
+                "pods": "disabled",
+                "upstream": ["1.1.1.1"],
+                "cache-size": 0,
+                "rotate": False,
+            },
+            [],
+            id="a-root-block-with-another-zone-too",
+        ),
         pytest.param(
             ".:53 {\n  kubernetes cluster.local\n  forward . 1.1.1.1\n  loadbalance\n}\n"
             "corp.example {\n  cache 30\n  forward . 10.0.0.53\n}\n",
