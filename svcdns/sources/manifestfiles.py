@@ -275,9 +275,7 @@ class ListText:
         self._text = ""
         self._at = 0  # where the decoder is in the window
         self._eof = False
-        self._lines = 0  # lines of the text before the window (for errors)
         self._before = 0  # characters of the text before the window
-        self._column = 0  # characters of the window's first line before the window
         self.head: dict[str, Any] = {}
         self.lists = 0  # `items` arrays found
 
@@ -370,9 +368,6 @@ class ListText:
             return False
         data = self._stream.read(size or self._chunk)
         self._eof = not data
-        newline = self._text.rfind("\n", 0, self._at)
-        self._column = self._at - newline - 1 if newline >= 0 else self._column + self._at
-        self._lines += self._text.count("\n", 0, self._at)
         self._before += self._at
         self._text = self._text[self._at :] + self._decode(data, final=self._eof)
         self._at = 0
@@ -380,9 +375,25 @@ class ListText:
 
     def _error(self, message: str, at: int | None = None) -> json.JSONDecodeError:
         at = self._at if at is None else at
-        line = self._lines + self._text.count("\n", 0, at) + 1
-        start = self._text.rfind("\n", 0, at)
-        column = at - start if start >= 0 else self._column + at + 1
+        line, column = self._place(self._before + at)
         error = json.JSONDecodeError(message, self._text, at)
         error.args = (f"{message}: line {line} column {column} (char {self._before + at})",)
         return error
+
+    def _place(self, offset: int) -> tuple[int, int]:
+        """The line and column of the text's `offset`th character, counted from the start
+        again (only for an error: lines are not counted as the text is read)."""
+        self._stream.seek(0)
+        decode = codecs.getincrementaldecoder("utf-8")().decode
+        lines, newline, seen = 1, -1, 0  # `newline`: where the last one before is
+        while seen < offset:
+            data = self._stream.read(self._chunk)
+            if not data:
+                break
+            part = decode(data)[: offset - seen]  # "" while a character is incomplete
+            found = part.count("\n")
+            if found:
+                lines += found
+                newline = seen + part.rfind("\n")
+            seen += len(part)
+        return lines, offset - newline

@@ -64,6 +64,7 @@ BROKEN = {
     "key-not-a-string": '{"items": [1], 5: 2}',
     "extra-data": TEXTS["compact"] + " {}",
     "bad-escape": '{"items": ["a\\qb"]}',
+    "after-wide-characters": '{"items": ["\u00e9\u00e9\u2603",\n "\U0001f600\u00e9", tru]}',
 }
 
 
