@@ -29,6 +29,7 @@ from svcdns.core.names import dashed
 from svcdns.core.zonedata import PodMode, ZoneSettings, service_zone
 
 # The state computes; what it leaves out is said here, and the face configures where to.
+AMBIGUOUS = ""  # no namespace is named "": an IP that pods of several namespaces hold
 log = logging.getLogger("svcdns.state")
 
 
@@ -61,6 +62,10 @@ class ClusterState:
         self._services_per_namespace: Counter[str] = Counter()
         # namespace -> pod IP -> number of pods holding it (`--pods verified`).
         self._pod_ips: dict[str, Counter[str]] = defaultdict(Counter)
+        # pod IP -> the one namespace whose pods hold it, AMBIGUOUS when pods of several do
+        # (an IP reused before the old pod's delete came): `--autopath` reads a client's
+        # namespace here. Kept with `--pods verified` only, which autopath needs.
+        self._ip_namespace: dict[str, str] = {}
 
     # -- reads (the answerer's view) --------------------------------------------------
 
@@ -72,6 +77,13 @@ class ClusterState:
     def pod_has_ip(self, namespace: str, address: str) -> bool:
         pods = self._pod_ips.get(namespace)
         return bool(pods and pods[address] > 0)
+
+    def pod_namespace(self, address: str) -> str | None:
+        """The namespace of the pods holding `address`; None when no pod holds it, when pods
+        of two namespaces do (which is current cannot be told: guess none), or without
+        `--pods verified`."""
+        namespace = self._ip_namespace.get(address)
+        return namespace if namespace != AMBIGUOUS else None
 
     def service(self, namespace: str, name: str) -> Service | None:
         return self._services.get((namespace, name))
@@ -244,10 +256,24 @@ class ClusterState:
                 del ips[ip]
             if before != (ips[ip] > 0):
                 changed.add(f"{dashed(ip)}.{pod.namespace}.pod.{self.settings.zone}")
+                if self.settings.pods == PodMode.VERIFIED:
+                    self._note_ip_owner(ip, pod.namespace, holds=not before)
         if not ips:
             del self._pod_ips[pod.namespace]
         # Only `--pods verified` answers depend on pods; otherwise nothing visible moved.
         return changed if self.settings.pods == PodMode.VERIFIED else set()
+
+    def _note_ip_owner(self, ip: str, namespace: str, *, holds: bool) -> None:
+        """Keep `_ip_namespace` in step when `namespace` starts or stops holding `ip`: O(1),
+        but for an ambiguous IP losing a holder, which looks the holders up again."""
+        owner = self._ip_namespace.get(ip)
+        if holds:
+            self._ip_namespace[ip] = namespace if owner in (None, namespace) else AMBIGUOUS
+        elif owner == namespace:
+            del self._ip_namespace[ip]
+        elif owner == AMBIGUOUS:
+            holders = [ns for ns, held in self._pod_ips.items() if held.get(ip, 0) > 0]
+            self._ip_namespace[ip] = holders[0] if len(holders) == 1 else AMBIGUOUS
 
     def _namespace_names(self, namespace: str) -> set[str]:
         zone = self.settings.zone
