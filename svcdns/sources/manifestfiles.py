@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import codecs
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -62,29 +62,19 @@ def _invalid_json(file: Path, error: Exception) -> ManifestError:
 
 def _json_list(file: Path) -> Iterator[Found]:
     """A JSON object's `items`, by the standard library's decoder (`jsonlist`): what
-    `kubectl get -o json` prints; a typed list's items (no kind) in a second pass, once
-    the list's kind, which comes after them, is known."""
+    `kubectl get -o json` prints."""
     with file.open("rb") as stream:
-        text = ListText(stream)
-        streamed = kindless = 0
-        for item in text.items():
-            streamed += 1
-            if isinstance(item, Mapping) and not item.get("kind"):
-                kindless += 1  # a typed list: its kind comes after the items
-                continue
-            yield from _items_of_list(item, "", "", file)
-        if kindless:
-            item_kind = _list_item_kind(str(text.head.get("kind") or ""))
-            list_version = str(text.head.get("apiVersion") or "")
+        texts: list[ListText] = []
+
+        def items() -> Iterator[Any]:
             stream.seek(0)
-            for item in ListText(stream).items():
-                if isinstance(item, Mapping) and not item.get("kind"):
-                    yield item, item_kind, list_version
-        if streamed:
-            return
-        stream.seek(0)
-        document = json.loads(stream.read())  # not a list: one object (or an empty list)
-    yield from _items(document, file)
+            texts.append(ListText(stream))
+            return texts[-1].items()
+
+        def head(key: str) -> str:  # known once the first pass is done
+            return str(texts[0].head.get(key) or "")
+
+        yield from _list_items(file, stream, items, head)
 
 
 def _json_other(file: Path) -> Iterator[Found]:
@@ -93,34 +83,45 @@ def _json_other(file: Path) -> Iterator[Found]:
     the server itself never holds it)."""
     import ijson
 
+    def read(stream: BinaryIO) -> Iterator[Found]:
+        def items() -> Iterator[Any]:
+            stream.seek(0)
+            return iter(ijson.items(stream, "items.item", use_float=True))
+
+        return _list_items(file, stream, items, lambda key: _top_level(stream, key, ijson))
+
     try:
-        yield from _json_stream(file, ijson)
+        with file.open("rb") as stream:
+            yield from read(stream)
     except ijson.JSONError as error:
         raise _invalid_json(file, error) from None
 
 
-def _json_stream(file: Path, ijson: Any) -> Iterator[Found]:
-    with file.open("rb") as stream:
-        streamed = 0
-        kindless = False
-        for item in ijson.items(stream, "items.item", use_float=True):
-            streamed += 1
+def _list_items(
+    file: Path,
+    stream: BinaryIO,
+    items: Callable[[], Iterator[Any]],
+    head: Callable[[str], str],
+) -> Iterator[Found]:
+    """A list's items, read by `items()` (from the start of `stream` each call); a typed
+    list's items (no kind) in a second pass, once the list's kind, which comes after them,
+    is known (`head(key)`). Not a list: the file is one object (or an empty list)."""
+    streamed = kindless = 0
+    for item in items():
+        streamed += 1
+        if isinstance(item, Mapping) and not item.get("kind"):
+            kindless += 1  # a typed list: its kind comes after the items
+            continue
+        yield from _items_of_list(item, "", "", file)
+    if kindless:
+        item_kind, list_version = _list_item_kind(head("kind")), head("apiVersion")
+        for item in items():
             if isinstance(item, Mapping) and not item.get("kind"):
-                kindless = True  # a typed list: its kind comes after the items
-                continue
-            yield from _items_of_list(item, "", "", file)
-        if kindless:
-            item_kind = _list_item_kind(_top_level(stream, "kind", ijson))
-            list_version = _top_level(stream, "apiVersion", ijson)
-            stream.seek(0)
-            for item in ijson.items(stream, "items.item", use_float=True):
-                if isinstance(item, Mapping) and not item.get("kind"):
-                    yield item, item_kind, list_version
-        if streamed:
-            return
-        stream.seek(0)
-        document = json.loads(stream.read())  # not a list: one object (or an empty list)
-    yield from _items(document, file)
+                yield item, item_kind, list_version
+    if streamed:
+        return
+    stream.seek(0)
+    yield from _items(json.loads(stream.read()), file)
 
 
 def _top_level(stream: BinaryIO, key: str, ijson: Any) -> str:
