@@ -233,18 +233,27 @@ def chased_reply(query: Query, cnames: Sequence[Record], upstream: bytes, *, udp
     """An ExternalName answered with its target's records from upstream: our CNAME(s), then
     the upstream's answer records, its rcode and, for a negative answer, its SOA (RFC 2308
     2.1); RA set, and AA, as the CNAME at the question's name is ours (RFC 1035 4.1.1)."""
+    found = upstream_answer(upstream)
+    if found is None:
+        return encode_reply(query, Answer(Rcode.SERVFAIL, authoritative=False), udp=udp)
+    answer = Answer(found.rcode, answer=(*cnames, *found.answer), authority=found.authority)
+    return encode_reply(query, answer, udp=udp, recursion=True)
+
+
+def upstream_answer(upstream: bytes) -> Answer | None:
+    """An upstream's reply as an answer of the records we can carry on: its rcode, its answer
+    records and, for a negative answer, its SOA; None when it cannot be read."""
     try:
         reply = dnslib.DNSRecord.parse(upstream)
     except (dnslib.DNSError, ValueError, IndexError, struct.error, UnicodeError):
-        return encode_reply(query, Answer(Rcode.SERVFAIL, authoritative=False), udp=udp)
+        return None
     found = [r for r in map(_record_of, reply.rr) if r is not None]
     authority: list[Record] = []
     if not found:
         soas = (_record_of(rr) for rr in reply.auth if rr.rtype == RRType.SOA)
         authority = [r for r in soas if r is not None][:1]
     rcode = Rcode(reply.header.rcode) if reply.header.rcode in (0, 2, 3, 5) else Rcode.SERVFAIL
-    answer = Answer(rcode, answer=(*cnames, *found), authority=tuple(authority))
-    return encode_reply(query, answer, udp=udp, recursion=True)
+    return Answer(rcode, answer=tuple(found), authority=tuple(authority))
 
 
 def _record_of(rr: Any) -> Record | None:
