@@ -97,6 +97,44 @@ def endpoint_slice(
     )
 
 
+MCS_SERVICE_NAME_LABEL = "multicluster.kubernetes.io/service-name"
+MCS_SOURCE_CLUSTER_LABEL = "multicluster.kubernetes.io/source-cluster"
+
+
+def service_import(
+    name: str, *, ips: Sequence[str] = (), ns: str = "shop", ports: Sequence[Raw] = ()
+) -> Raw:
+    """A ServiceImport (MCS API): ClusterSetIP with `ips`, Headless without."""
+    spec: Raw = {"type": "ClusterSetIP" if ips else "Headless", "ports": list(ports)}
+    if ips:
+        spec["ips"] = list(ips)
+    return {
+        "apiVersion": "multicluster.x-k8s.io/v1alpha1",
+        "kind": "ServiceImport",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": spec,
+    }
+
+
+def import_slice(
+    service: str,
+    cluster: str,
+    endpoints: Sequence[Raw],
+    *,
+    ports: Sequence[Raw] = (),
+    ns: str = "shop",
+    family: str = "IPv4",
+) -> Raw:
+    """A multicluster EndpointSlice: the endpoints member `cluster` gives to the
+    ServiceImport `service`, named `<service>-<cluster>`."""
+    raw = slice_of(service, f"{service}-{cluster}", endpoints, ports=ports, ns=ns, family=family)
+    raw["metadata"]["labels"] = {
+        MCS_SERVICE_NAME_LABEL: service,
+        MCS_SOURCE_CLUSTER_LABEL: cluster,
+    }
+    return raw
+
+
 def as_list(items: Sequence[Raw]) -> Raw:
     return {"apiVersion": "v1", "kind": "List", "items": list(items)}
 

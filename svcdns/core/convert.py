@@ -25,12 +25,18 @@ from svcdns.core.model import (
     Pod,
     Port,
     Service,
+    ServiceImport,
     ServiceKind,
     shared,
 )
 
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
-KINDS = ("Namespace", "Service", "EndpointSlice", "Endpoints", "Pod")
+# A multicluster EndpointSlice (MCS API, KEP 1645) names its ServiceImport and the member
+# cluster its endpoints live in with these, and carries no SERVICE_NAME_LABEL of a local
+# Service: read by them, it never joins a Service of the same name (CoreDNS alike).
+MCS_SERVICE_NAME_LABEL = "multicluster.kubernetes.io/service-name"
+MCS_SOURCE_CLUSTER_LABEL = "multicluster.kubernetes.io/source-cluster"
+KINDS = ("Namespace", "Service", "EndpointSlice", "Endpoints", "Pod", "ServiceImport")
 # The one group/version each kind is read at: what the API source asks the server for. A
 # kind of the same name elsewhere is another object: Knative's `serving.knative.dev/v1`
 # Service (which `kubectl get all` prints) read as a core Service shares the core one's
@@ -42,6 +48,8 @@ API_VERSIONS = {
     "Endpoints": "v1",
     "Pod": "v1",
     "EndpointSlice": "discovery.k8s.io/v1",
+    # The version CoreDNS's `multicluster` option and the MCS API's CRD serve.
+    "ServiceImport": "multicluster.x-k8s.io/v1alpha1",
 }
 
 
@@ -221,7 +229,18 @@ def _pod_name(target_ref: Any) -> str:
 def endpoint_slice(raw: Mapping[str, Any]) -> EndpointSlice:
     name, namespace = _name(raw), _namespace(raw)
     labels = raw["metadata"].get("labels") or {}
-    service_name = labels.get(SERVICE_NAME_LABEL)
+    label, cluster = SERVICE_NAME_LABEL, ""
+    if labels.get(MCS_SERVICE_NAME_LABEL):
+        label = MCS_SERVICE_NAME_LABEL
+        # Without its cluster an endpoint has no name (`<hostname>.<clusterid>.<svc>...`).
+        cluster = _text(labels.get(MCS_SOURCE_CLUSTER_LABEL), f"label {MCS_SOURCE_CLUSTER_LABEL}")
+        if not cluster:
+            raise ConversionError(f"label {MCS_SOURCE_CLUSTER_LABEL} missing")
+        if not _is_label(cluster):
+            raise ConversionError(
+                f"label {MCS_SOURCE_CLUSTER_LABEL} {quoted(cluster)} is not a DNS label"
+            )
+    service_name = labels.get(label)
     if not service_name:
         raise ConversionError(f"label {SERVICE_NAME_LABEL} missing")
     address_type = raw.get("addressType")
@@ -245,8 +264,30 @@ def endpoint_slice(raw: Mapping[str, Any]) -> EndpointSlice:
             )
     group = EndpointGroup.from_entries(endpoints, _ports(raw.get("ports"), "ports"))
     # The same string object as its Service's name.
-    service = sys.intern(_text(service_name, f"label {SERVICE_NAME_LABEL}"))
-    return EndpointSlice(namespace=namespace, name=name, service=service, groups=(group,))
+    service = sys.intern(_text(service_name, f"label {label}"))
+    return EndpointSlice(
+        namespace=namespace, name=name, service=service, groups=(group,), cluster=cluster
+    )
+
+
+def _is_label(text: str) -> bool:
+    """A DNS label (RFC 1035 letters, digits, hyphens; at most 63): what a name can hold."""
+    return 0 < len(text) <= 63 and text.isascii() and text.replace("-", "").isalnum()
+
+
+def service_import(raw: Mapping[str, Any]) -> ServiceImport:
+    """spec.type ClusterSetIP (ips: the ClusterSetIP(s)) or Headless (MCS API v1alpha1)."""
+    spec = raw.get("spec") or {}
+    namespace, name = _namespace(raw), sys.intern(_name(raw))
+    ports = _ports(spec.get("ports"), "spec.ports")
+    kind = spec.get("type")
+    if kind == "Headless":
+        return ServiceImport(namespace, name, headless=True, ports=ports)
+    if kind != "ClusterSetIP":
+        raise ConversionError(f"spec.type {quoted(kind)} is neither ClusterSetIP nor Headless")
+    # No ips yet (the MCS controller has not given one): kept, with no address to answer.
+    ips = tuple(_ip(ip, "spec.ips") for ip in spec.get("ips") or ())
+    return ServiceImport(namespace, name, headless=False, ips=ips, ports=ports)
 
 
 def _legacy_addresses(raw_addresses: Any, *, ready: bool) -> list[Endpoint]:
@@ -298,4 +339,5 @@ _CONVERTERS: dict[str, Callable[[Mapping[str, Any]], KubeObject]] = {
     "EndpointSlice": endpoint_slice,
     "Endpoints": endpoints,
     "Pod": pod,
+    "ServiceImport": service_import,
 }

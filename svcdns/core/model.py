@@ -253,22 +253,53 @@ def _unpack(packed: bytes) -> list[Entry]:
 
 @dataclass(frozen=True, slots=True)
 class EndpointSlice:
-    """An EndpointSlice, or a legacy Endpoints object (legacy=True), attached to one Service."""
+    """An EndpointSlice, or a legacy Endpoints object (legacy=True), attached to one Service.
+
+    With `cluster` set it is a multicluster slice (MCS API, KEP 1645): the endpoints one
+    member cluster gives to the ServiceImport `service`, never to a Service of that name."""
 
     namespace: str
     name: str
     service: str
     groups: tuple[EndpointGroup, ...]
     legacy: bool = False
+    cluster: str = ""  # the source cluster's id: "" for this cluster's own slices
 
     def __reduce__(self) -> tuple[Callable[..., EndpointSlice], tuple[Any, ...]]:
-        return _endpoint_slice, (self.namespace, self.name, self.service, self.groups, self.legacy)
+        return _endpoint_slice, (
+            self.namespace,
+            self.name,
+            self.service,
+            self.groups,
+            self.legacy,
+            self.cluster,
+        )
 
 
 def _endpoint_slice(
-    namespace: str, name: str, service: str, groups: tuple[EndpointGroup, ...], legacy: bool
+    namespace: str,
+    name: str,
+    service: str,
+    groups: tuple[EndpointGroup, ...],
+    legacy: bool,
+    cluster: str = "",
 ) -> EndpointSlice:
-    return EndpointSlice(sys.intern(namespace), name, sys.intern(service), groups, legacy)
+    return EndpointSlice(
+        sys.intern(namespace), name, sys.intern(service), groups, legacy, sys.intern(cluster)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceImport:
+    """A ServiceImport (MCS API, `multicluster.x-k8s.io/v1alpha1`): a Service exported by
+    member clusters of the clusterset, named `<name>.<namespace>.svc.<clusterset zone>`.
+    ClusterSetIP imports answer with `ips`; headless ones with their slices' endpoints."""
+
+    namespace: str
+    name: str
+    headless: bool
+    ips: tuple[str, ...] = ()  # the ClusterSetIP(s); none when headless
+    ports: tuple[Port, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,7 +309,7 @@ class Pod:
     ips: tuple[str, ...]
 
 
-KubeObject = Namespace | Service | EndpointSlice | Pod
+KubeObject = Namespace | Service | EndpointSlice | Pod | ServiceImport
 
 
 def key_of(obj: KubeObject) -> ObjectKey:

@@ -22,6 +22,7 @@ from svcdns.core.model import (
     ObjectKey,
     Pod,
     Service,
+    ServiceImport,
     Upsert,
     key_of,
 )
@@ -57,6 +58,10 @@ class ClusterState:
         self._slices: dict[ServiceKey, tuple[EndpointSlice, ...]] = {}
         self._legacy: dict[ServiceKey, EndpointSlice] = {}
         self._slice_objects: dict[tuple[str, str], EndpointSlice] = {}  # by slice name
+        # The clusterset's (MCS API): ServiceImports, and each one's multicluster slices,
+        # never mixed with the Services and slices of the cluster zone.
+        self._imports: dict[ServiceKey, ServiceImport] = {}
+        self._import_slices: dict[ServiceKey, tuple[EndpointSlice, ...]] = {}
         self._pods: dict[tuple[str, str], Pod] = {}
         self._namespace_objects: set[str] = set()
         self._services_per_namespace: Counter[str] = Counter()
@@ -94,6 +99,13 @@ class ClusterState:
 
     def service_names(self, namespace: str) -> list[str]:
         return [name for ns, name in self._services if ns == namespace]
+
+    def service_import(self, namespace: str, name: str) -> ServiceImport | None:
+        return self._imports.get((namespace, name))
+
+    def import_slices_of(self, namespace: str, name: str) -> list[EndpointSlice]:
+        """The multicluster EndpointSlices of a ServiceImport, every member cluster's."""
+        return list(self._import_slices.get((namespace, name), ()))
 
     def slices_of(self, namespace: str, service: str) -> list[EndpointSlice]:
         """The endpoints DNS uses for a Service: its EndpointSlices, else legacy Endpoints."""
@@ -167,6 +179,8 @@ class ClusterState:
             return self._legacy.get(where)  # its Service's key: the same name
         if kind == "Pod":
             return self._pods.get(where)
+        if kind == "ServiceImport":
+            return self._imports.get(where)
         return Namespace(key.name) if key.name in self._namespace_objects else None
 
     def _wanted(self, key: ObjectKey) -> bool:
@@ -188,6 +202,8 @@ class ClusterState:
                 changed |= self._track_service(obj, present=present)
             elif isinstance(obj, EndpointSlice):
                 self._track_slice(obj, present=present)
+            elif isinstance(obj, ServiceImport):
+                self._track_import(obj, present=present)
             else:
                 changed |= self._track_pod(obj, present=present)
         # An EndpointSlice may move to another Service (label edit): recompute both.
@@ -217,6 +233,13 @@ class ClusterState:
             return self._namespace_names(service.namespace)
         return set()
 
+    def _track_import(self, service_import: ServiceImport, *, present: bool) -> None:
+        key = (service_import.namespace, service_import.name)
+        if present:
+            self._imports[key] = service_import
+        else:
+            self._imports.pop(key, None)
+
     def _track_slice(self, endpoint_slice: EndpointSlice, *, present: bool) -> None:
         key = (endpoint_slice.namespace, endpoint_slice.service)
         if endpoint_slice.legacy:
@@ -225,7 +248,8 @@ class ClusterState:
             else:
                 self._legacy.pop(key, None)
             return
-        slices = self._slices.get(key, ())
+        table = self._import_slices if endpoint_slice.cluster else self._slices
+        slices = table.get(key, ())
         name = endpoint_slice.name
         where = (endpoint_slice.namespace, name)
         kept = tuple(s for s in slices if s.name != name)
@@ -238,9 +262,9 @@ class ClusterState:
         else:
             self._slice_objects.pop(where, None)
         if kept:
-            self._slices[key] = kept
+            table[key] = kept
         else:
-            self._slices.pop(key, None)
+            table.pop(key, None)
 
     def _track_pod(self, pod: Pod, *, present: bool) -> set[str]:
         if present:
@@ -317,6 +341,6 @@ class ClusterState:
 def _service_key_of(obj: KubeObject) -> ServiceKey | None:
     if isinstance(obj, Service):
         return (obj.namespace, obj.name)
-    if isinstance(obj, EndpointSlice):
+    if isinstance(obj, EndpointSlice) and not obj.cluster:  # not a ServiceImport's
         return (obj.namespace, obj.service)
     return None

@@ -2,6 +2,7 @@
 
 from typing import Any
 
+import builders
 import pytest
 
 from svcdns.core.convert import ConversionError, describe, from_dict
@@ -14,6 +15,7 @@ from svcdns.core.model import (
     Pod,
     Port,
     Service,
+    ServiceImport,
     ServiceKind,
 )
 
@@ -323,3 +325,96 @@ def test_messages_quoting_input_are_bounded(raw: dict[str, Any], expected: str) 
 def test_describe_is_bounded_whatever_the_name() -> None:
     text = describe(service_with(SERVICE_SPEC, name=HUGE))
     assert text == f"Service shop/{'9' * 100}"
+
+
+# -- multicluster (MCS API, KEP 1645; issue 16) ---------------------------------------------
+
+
+def test_service_imports_of_both_types() -> None:
+    ports = [builders.port("http", 80), builders.port("dns", 53, "UDP")]
+    clusterset = from_dict(
+        builders.service_import("web", ips=["10.42.0.1", "fd00::1"], ports=ports)
+    )
+    assert clusterset == ServiceImport(
+        "shop",
+        "web",
+        headless=False,
+        ips=("10.42.0.1", "fd00::1"),
+        ports=(Port("http", 80, "TCP"), Port("dns", 53, "UDP")),
+    )
+    headless = from_dict(builders.service_import("db"))
+    assert headless == ServiceImport("shop", "db", headless=True)
+
+
+def test_a_clusterset_ip_import_not_yet_given_an_ip_is_kept_without_one() -> None:
+    raw = builders.service_import("web", ips=["10.42.0.1"])
+    del raw["spec"]["ips"]
+    assert from_dict(raw) == ServiceImport("shop", "web", headless=False)
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        pytest.param({}, "spec.type None is neither", id="type-missing"),
+        pytest.param({"type": "ClusterIP"}, "spec.type 'ClusterIP' is neither", id="type-core"),
+        pytest.param(
+            {"type": "ClusterSetIP", "ips": ["10.42.0.999"]},
+            "spec.ips '10.42.0.999' is not an IP address",
+            id="ip-bad",
+        ),
+    ],
+)
+def test_service_imports_dns_cannot_use_are_named(spec: dict[str, Any], message: str) -> None:
+    raw = builders.service_import("web")
+    raw["spec"] = spec
+    with pytest.raises(ConversionError, match=message):
+        from_dict(raw)
+
+
+def test_a_multicluster_slice_belongs_to_its_import_and_cluster() -> None:
+    endpoints = [builders.endpoint("10.1.0.5", hostname="db-0"), builders.endpoint("10.1.0.6")]
+    raw = builders.import_slice("db", "cluster-a", endpoints, ports=[builders.port("sql", 5432)])
+    converted = from_dict(raw)
+    assert isinstance(converted, EndpointSlice)
+    assert (converted.service, converted.cluster, converted.legacy) == ("db", "cluster-a", False)
+    (group,) = converted.groups
+    assert group.endpoints == (
+        Endpoint(("10.1.0.5",), ready=True, hostname="db-0"),
+        Endpoint(("10.1.0.6",), ready=True),
+    )
+    local = from_dict(builders.endpoint_slice("db", ["10.244.0.5"]))
+    assert isinstance(local, EndpointSlice) and local.cluster == ""  # this cluster's own
+
+
+@pytest.mark.parametrize(
+    ("cluster", "message"),
+    [
+        pytest.param(None, "source-cluster missing", id="cluster-missing"),
+        pytest.param("a.b", "source-cluster 'a.b' is not a DNS label", id="cluster-dotted"),
+        pytest.param("x" * 64, "is not a DNS label", id="cluster-too-long"),
+    ],
+)
+def test_a_multicluster_slice_needs_a_cluster_id_a_name_can_hold(
+    cluster: str | None, message: str
+) -> None:
+    raw = builders.import_slice("db", "a", [builders.endpoint("10.1.0.5")])
+    labels = raw["metadata"]["labels"]
+    if cluster is None:
+        del labels[builders.MCS_SOURCE_CLUSTER_LABEL]
+    else:
+        labels[builders.MCS_SOURCE_CLUSTER_LABEL] = cluster
+    with pytest.raises(ConversionError, match=message):
+        from_dict(raw)
+
+
+@pytest.mark.parametrize(
+    ("version", "read"),
+    [
+        pytest.param("multicluster.x-k8s.io/v1alpha1", True, id="v1alpha1-read"),
+        pytest.param("multicluster.x-k8s.io/v1beta1", False, id="v1beta1-ignored"),
+        pytest.param("v1", False, id="core-v1-has-none"),
+    ],
+)
+def test_only_v1alpha1_service_imports_are_read(version: str, read: bool) -> None:
+    raw = {**builders.service_import("db"), "apiVersion": version}
+    assert (from_dict(raw) is not None) is read

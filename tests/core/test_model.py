@@ -14,6 +14,7 @@ from svcdns.core.model import (
     EndpointSlice,
     Port,
     Service,
+    ServiceImport,
     ServiceKind,
 )
 
@@ -55,6 +56,13 @@ def test_pickled_objects_come_back_equal_sharing_names_and_ports() -> None:
     assert (first, second) == (service, endpoint_slice)
     assert second.service is first.name and second.namespace is first.namespace
     assert second.groups[0].ports is first.ports
+
+
+def test_multicluster_objects_come_back_equal_from_a_loader_process() -> None:
+    group = EndpointGroup((Endpoint(("10.1.0.5",), True, "db-0", ""),), HTTP)
+    imported = EndpointSlice("shop", "db-cluster-a", "db", (group,), cluster="cluster-a")
+    service_import = ServiceImport("shop", "db", headless=False, ips=("10.42.0.1",), ports=HTTP)
+    assert pickle.loads(pickle.dumps([imported, service_import])) == [imported, service_import]
 
 
 def test_the_shared_memo_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -323,3 +323,24 @@ def test_a_headless_names_srv_set_is_built_once_and_dropped_when_its_service_cha
     rebuilt = state.index.srv_section(domain)
     assert rebuilt is not None and rebuilt != section
     assert state.index.srv_section(name_wire("nosuch.shop.svc.cluster.local")) is None
+
+
+def test_a_multicluster_slice_never_joins_the_local_service_of_its_name() -> None:
+    # MCS API: `db`'s slices from member clusters belong to the ServiceImport `db`; the
+    # cluster zone's `db` keeps its own endpoints (and its serial: nothing it serves moved).
+    state = ClusterState(ZoneSettings())
+    upsert(state, headless("db"))
+    upsert(state, slice_("db-1", "db", ("10.244.2.10", True)))
+    imported = builders.import_slice("db", "cluster-a", [endpoint("10.1.0.5")])
+    assert upsert(state, builders.service_import("db"), T0 + 5) == set()
+    assert upsert(state, imported, T0 + 10) == set()
+    assert addresses(state, "db.shop.svc.cluster.local") == ["10.244.2.10"]
+    assert state.serial == T0
+    assert [s.name for s in state.slices_of("shop", "db")] == ["db-1"]
+    assert [s.name for s in state.import_slices_of("shop", "db")] == ["db-cluster-a"]
+    assert state.service_import("shop", "db") is not None
+    state.apply(Delete(ObjectKey("EndpointSlice", "shop", "db-cluster-a")), now=T0 + 20)
+    state.apply(Delete(ObjectKey("ServiceImport", "shop", "db")), now=T0 + 20)
+    assert state.import_slices_of("shop", "db") == []
+    assert state.service_import("shop", "db") is None
+    assert addresses(state, "db.shop.svc.cluster.local") == ["10.244.2.10"]

@@ -11,6 +11,7 @@ import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
 
+import builders
 import dns.rcode
 import pytest
 import yaml
@@ -25,6 +26,7 @@ from svcdns.core.model import (
     ObjectKey,
     Port,
     Service,
+    ServiceImport,
     ServiceKind,
     Upsert,
 )
@@ -191,6 +193,55 @@ def test_only_discovery_v1_endpoint_slices_are_read(
     expected: dict[ObjectKey, KubeObject],
 ) -> None:
     path = write(tmp_path / name, slice_files(version)[name])
+    assert load(path) == expected
+    assert logged.messages == []
+
+
+IMPORT_KEY = ObjectKey("ServiceImport", "shop", "db")
+IMPORT = ServiceImport("shop", "db", headless=False, ips=("10.42.0.1",))
+IMPORT_SLICE_KEY = ObjectKey("EndpointSlice", "shop", "db-cluster-a")
+IMPORT_SLICE = EndpointSlice(
+    "shop",
+    "db-cluster-a",
+    "db",
+    (EndpointGroup((Endpoint(("10.1.0.5",), ready=True),), ()),),
+    cluster="cluster-a",
+)
+
+
+def import_files(version: str) -> dict[str, str]:
+    """A ServiceImport at `version` and a multicluster slice, in each shape a dump can give
+    them (`kubectl get serviceimports,endpointslices -A`)."""
+    item = builders.service_import("db", ips=["10.42.0.1"])
+    item["apiVersion"] = version
+    mcs_slice = builders.import_slice("db", "cluster-a", [builders.endpoint("10.1.0.5")])
+    bare = {k: v for k, v in item.items() if k not in ("apiVersion", "kind")}
+    typed_list = {"apiVersion": version, "kind": "ServiceImportList", "items": [bare]}
+    kubectl_list = builders.as_list([item, mcs_slice])
+    return {
+        "objects.yaml": f"{yaml.safe_dump(item)}---\n{yaml.safe_dump(mcs_slice)}",
+        "kubectl-list.yaml": yaml.safe_dump(kubectl_list),
+        "kubectl-list.json": json.dumps(kubectl_list),
+        "typed-list.yaml": f"{yaml.safe_dump(typed_list)}---\n{yaml.safe_dump(mcs_slice)}",
+        "typed-list.json": json.dumps(typed_list),
+    }
+
+
+@pytest.mark.parametrize("name", list(import_files("v1")))
+@pytest.mark.parametrize(
+    ("version", "read"),
+    [
+        pytest.param("multicluster.x-k8s.io/v1alpha1", True, id="v1alpha1-read"),
+        pytest.param("multicluster.x-k8s.io/v1beta1", False, id="v1beta1-ignored"),
+    ],
+)
+def test_service_imports_and_multicluster_slices_are_read_from_a_dump(
+    tmp_path: Path, logged: pytest.LogCaptureFixture, name: str, version: str, read: bool
+) -> None:
+    path = write(tmp_path / name, import_files(version)[name])
+    expected: dict[ObjectKey, KubeObject] = {IMPORT_KEY: IMPORT} if read else {}
+    if not name.startswith("typed-list.json"):  # that one holds the imports alone
+        expected[IMPORT_SLICE_KEY] = IMPORT_SLICE
     assert load(path) == expected
     assert logged.messages == []
 
