@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from svcdns import SPEC_VERSION
+from svcdns.core.clusterset import MCS_SPEC_VERSION
+from svcdns.core.index import RecordIndex
 from svcdns.core.model import ServiceKind
 from svcdns.core.names import undashed, under
 from svcdns.core.rr import Rcode, Record, RRType, SOAData, SRVData
@@ -32,9 +34,10 @@ class Answer:
     authoritative: bool = True
 
 
-def soa(state: ClusterState, owner: str) -> Record:
-    """The SOA of a served zone; its own TTL is capped at 300 as CoreDNS does."""
-    zone, ttl = state.settings.zone, state.settings.ttl
+def soa(state: ClusterState, owner: str, zone: str = "") -> Record:
+    """The SOA of a served zone (`zone`: the clusterset zone; else the cluster zone, whose
+    names the reverse zones' SOA carry too); its own TTL is capped at 300 as CoreDNS does."""
+    zone, ttl = zone or state.settings.zone, state.settings.ttl
     data = SOAData(
         mname=f"ns.dns.{zone}",
         rname=f"hostmaster.{zone}",
@@ -57,6 +60,8 @@ def answer(state: ClusterState, qname: str, qtype: int) -> Answer | None:
         if reverse is None and state.synced:
             return None  # not an address of ours: like CoreDNS's `fallthrough in-addr.arpa`
         result = reverse or _negative(state, Rcode.NXDOMAIN)
+    elif state.clusterset is not None and under(qname, state.clusterset.zone):
+        result = _clusterset(state, state.clusterset, qname, qtype)
     else:
         return None
     if result.rcode == Rcode.NXDOMAIN and not state.synced:
@@ -68,6 +73,10 @@ def answer(state: ClusterState, qname: str, qtype: int) -> Answer | None:
 def _reverse(state: ClusterState, qname: str, qtype: int) -> Answer | None:
     reverse_zone = REVERSE_ZONES[0] if under(qname, REVERSE_ZONES[0]) else REVERSE_ZONES[1]
     rrsets = state.index.rrsets.get(qname)
+    if rrsets is None and state.clusterset is not None:
+        # A clusterset IP or endpoint without a PTR of the cluster zone (MCS spec 2.3.3,
+        # 2.4.3: the cluster zone's PTR, when there is one, stands).
+        rrsets = state.clusterset.rrsets.get(qname)
     if rrsets is None:
         return None
     ptr = rrsets.get(RRType.PTR)
@@ -147,6 +156,65 @@ def _special_name(state: ClusterState, name: str, qtype: int) -> Answer | None:
     if relative[-1] == "pod":
         return _pod(state, name, relative, qtype)
     return None
+
+
+def _clusterset(state: ClusterState, index: RecordIndex, name: str, qtype: int) -> Answer:
+    """A name of the clusterset zone (MCS API DNS spec 1.0.0): its apex, `dns-version`
+    (2.2), `ns.dns`, `svc` and `<ns>.svc` as the cluster zone's; the rest from its index,
+    whose names hold no CNAME."""
+    zone = index.zone
+    negative = {
+        code: Answer(code, authority=(soa(state, zone, zone),))
+        for code in (Rcode.NOERROR, Rcode.NXDOMAIN)
+    }
+    fixed: dict[int, tuple[Record, ...]] = {}
+    relative = name[: -len(zone) - 1].split(".") if name != zone else []
+    if not relative:
+        nameserver = Record(zone, RRType.NS, state.settings.ttl, f"ns.dns.{zone}")
+        fixed = {RRType.SOA: (soa(state, zone, zone),), RRType.NS: (nameserver,)}
+    elif relative == ["dns-version"]:
+        fixed = {RRType.TXT: (Record(name, RRType.TXT, DNS_VERSION_TTL, MCS_SPEC_VERSION),)}
+    elif relative == ["ns", "dns"]:
+        addresses = _addresses(state, name, nameserver_addresses(state), RRType.ANY)
+        fixed = {rtype: tuple(r for r in addresses if r.rtype == rtype) for rtype in _ADDRESS_TYPES}
+    elif relative in (["dns"], ["svc"]):
+        return negative[Rcode.NOERROR]
+    elif len(relative) == 2 and relative[1] == "svc":
+        return negative[Rcode.NOERROR if state.imports_in(relative[0]) else Rcode.NXDOMAIN]
+    else:
+        found = index.rrsets.get(name)
+        if found is None:
+            return negative[Rcode.NOERROR if index.exists(name) else Rcode.NXDOMAIN]
+        fixed = dict(found)
+    fixed = {rtype: rrs for rtype, rrs in fixed.items() if rrs}
+    if qtype == RRType.ANY:
+        records = tuple(r for rrs in fixed.values() for r in rrs)
+    else:
+        records = fixed.get(qtype, ())
+    if not records:
+        return negative[Rcode.NOERROR]
+    return Answer(Rcode.NOERROR, answer=records, additional=_targets_in(state, index, records))
+
+
+def _targets_in(
+    state: ClusterState, index: RecordIndex, records: tuple[Record, ...]
+) -> tuple[Record, ...]:
+    """The addresses of SRV targets and the apex NS, found in the clusterset zone."""
+    extra: dict[Record, None] = {}
+    for record in records:
+        if isinstance(record.data, SRVData):
+            target = record.data.target
+        elif record.rtype == RRType.NS:
+            target = str(record.data)
+            found = _addresses(state, target, nameserver_addresses(state), RRType.ANY)
+            extra.update(dict.fromkeys(found))
+            continue
+        else:
+            continue
+        rrsets = index.rrsets.get(target) or {}
+        for rtype in _ADDRESS_TYPES:
+            extra.update(dict.fromkeys(rrsets.get(rtype, ())))
+    return tuple(extra)
 
 
 def _typed(state: ClusterState, records: tuple[Record, ...] | None) -> Answer:

@@ -13,6 +13,7 @@ import logging
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 
+from svcdns.core.clusterset import import_zone
 from svcdns.core.index import RecordIndex, ServiceKey
 from svcdns.core.model import (
     EndpointSlice,
@@ -47,6 +48,11 @@ class ClusterState:
         self.report: Callable[[str], None] = report or log.warning
         self._left_out: dict[ServiceKey, tuple[str, ...]] = {}
         self.index = RecordIndex(settings.zone, ttl=settings.ttl)
+        # The clusterset zone's records (MCS API), an index of its own: its names are keyed
+        # by ServiceImport, which may share a Service's namespace and name.
+        self.clusterset: RecordIndex | None = None
+        if settings.clusterset_zone:
+            self.clusterset = RecordIndex(settings.clusterset_zone, ttl=settings.ttl)
         self.serial = 0  # Unix time of the last change visible in DNS
         self.synced = False
         self._only_namespaces = namespaces
@@ -62,6 +68,7 @@ class ClusterState:
         # never mixed with the Services and slices of the cluster zone.
         self._imports: dict[ServiceKey, ServiceImport] = {}
         self._import_slices: dict[ServiceKey, tuple[EndpointSlice, ...]] = {}
+        self._imports_per_namespace: Counter[str] = Counter()
         self._pods: dict[tuple[str, str], Pod] = {}
         self._namespace_objects: set[str] = set()
         self._services_per_namespace: Counter[str] = Counter()
@@ -103,6 +110,10 @@ class ClusterState:
     def service_import(self, namespace: str, name: str) -> ServiceImport | None:
         return self._imports.get((namespace, name))
 
+    def imports_in(self, namespace: str) -> bool:
+        """Whether `<namespace>.svc.<clusterset zone>` exists: a ServiceImport is in it."""
+        return self._imports_per_namespace[namespace] > 0
+
     def import_slices_of(self, namespace: str, name: str) -> list[EndpointSlice]:
         """The multicluster EndpointSlices of a ServiceImport, every member cluster's."""
         return list(self._import_slices.get((namespace, name), ()))
@@ -122,6 +133,10 @@ class ClusterState:
         self.index.ttl = settings.ttl
         for key in list(self._services):
             self._recompute(key)
+        if self.clusterset is not None:
+            self.clusterset.ttl = settings.ttl
+            for key in list(self._imports):
+                self._recompute_import(key)
         self.serial = max(self.serial, int(now))
 
     def mark_synced(self) -> None:
@@ -145,6 +160,7 @@ class ClusterState:
     ) -> bool:
         any_change = False
         touched: dict[ServiceKey, None] = {}
+        imports: dict[ServiceKey, None] = {}  # ServiceImports touched
         for event in events:
             if isinstance(event, Upsert):
                 key, new = key_of(event.obj), event.obj
@@ -156,11 +172,20 @@ class ClusterState:
             if old == new:
                 continue
             names = self._apply_change(old, new, touched)
+            for obj in (old, new):
+                import_key = None if obj is None else _import_key_of(obj)
+                if import_key is not None:
+                    imports[import_key] = None
             any_change |= bool(names)
             if changed is not None:
                 changed |= names
         for service_key in touched:
             names = self._recompute(service_key)
+            any_change |= bool(names)
+            if changed is not None:
+                changed |= names
+        for import_key in imports:
+            names = self._recompute_import(import_key)
             any_change |= bool(names)
             if changed is not None:
                 changed |= names
@@ -237,8 +262,12 @@ class ClusterState:
         key = (service_import.namespace, service_import.name)
         if present:
             self._imports[key] = service_import
+            self._imports_per_namespace[service_import.namespace] += 1
         else:
             self._imports.pop(key, None)
+            self._imports_per_namespace[service_import.namespace] -= 1
+            if self._imports_per_namespace[service_import.namespace] <= 0:
+                del self._imports_per_namespace[service_import.namespace]
 
     def _track_slice(self, endpoint_slice: EndpointSlice, *, present: bool) -> None:
         key = (endpoint_slice.namespace, endpoint_slice.service)
@@ -322,6 +351,28 @@ class ClusterState:
         self._note_left_out(key, tuple(left_out))
         return changed
 
+    def _recompute_import(self, key: ServiceKey) -> set[str]:
+        """A ServiceImport's records in the clusterset zone, as `_recompute` a Service's."""
+        if self.clusterset is None:
+            return set()
+        service_import = self._imports.get(key)
+        if service_import is None:
+            return self.clusterset.set_service(key, None)
+        slices = self._import_slices.get(key, ())
+        left_out: list[str] = []
+        try:
+            zone = import_zone(service_import, slices, self.settings)
+            changed = self.clusterset.set_service(key, zone, left_out)
+        except Exception as error:  # whatever one import holds must cost that import only
+            left_out = [f"every record: {type(error).__name__}: {str(error)[:200]}"]
+            changed = self.clusterset.set_service(key, None)
+        if left_out:
+            self.report(
+                f"ServiceImport {'/'.join(key)[:200]}: {len(left_out)} record(s) left out, "
+                f"the rest served: {left_out[0][:300]}"
+            )
+        return changed
+
     def _note_left_out(self, key: ServiceKey, left_out: tuple[str, ...]) -> None:
         """One line per Service when what it leaves out changes, not on every recompute
         (a headless Service recomputes on each endpoint change)."""
@@ -342,5 +393,13 @@ def _service_key_of(obj: KubeObject) -> ServiceKey | None:
     if isinstance(obj, Service):
         return (obj.namespace, obj.name)
     if isinstance(obj, EndpointSlice) and not obj.cluster:  # not a ServiceImport's
+        return (obj.namespace, obj.service)
+    return None
+
+
+def _import_key_of(obj: KubeObject) -> ServiceKey | None:
+    if isinstance(obj, ServiceImport):
+        return (obj.namespace, obj.name)
+    if isinstance(obj, EndpointSlice) and obj.cluster:
         return (obj.namespace, obj.service)
     return None

@@ -43,6 +43,9 @@ class ZoneSettings:
     pods: PodMode = PodMode.INSECURE
     # Addresses `ns.dns.<zone>` answers when kube-system has no kube-dns Service.
     nameserver_addresses: tuple[str, ...] = ("127.0.0.1",)
+    # The MCS API's zone (`--multicluster clusterset.local`): ServiceImports answered
+    # there (core/clusterset.py); "" serves none.
+    clusterset_zone: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -231,9 +231,36 @@ CLUSTER: tuple[Raw, ...] = (
     pod("tools", "api-0", "Running", "10.244.7.7", ["10.244.7.7", "fd00:10:244::77"]),
 )
 
+# The clusterset (MCS API, KEP 1645): two imports, endpoints from two member clusters. The
+# headless import is named like the cluster's own headless `db`, which must keep its own.
+MULTICLUSTER: tuple[Raw, ...] = (
+    *CLUSTER,
+    builders.service_import(
+        "web", ips=["10.42.0.10", "fd00:42::10"], ports=[port("http", 80), {"port": 8080}]
+    ),
+    # A ClusterSetIP import's slices name no endpoint (MCS spec 2.3.4).
+    builders.import_slice("web", "cluster-a", [endpoint("10.1.0.20", hostname="web-0")]),
+    builders.service_import("db", ports=[port("mysql", 3306)]),
+    builders.import_slice(
+        "db",
+        "cluster-a",
+        [
+            endpoint("10.1.0.10", hostname="db-0"),
+            endpoint("10.1.0.11"),
+            endpoint("10.1.0.12", ready=False, hostname="db-2"),
+        ],
+        ports=[port("mysql", 3306)],
+    ),
+    builders.import_slice(
+        "db", "cluster-b", [endpoint("10.2.0.10", hostname="db-0")], ports=[port("mysql", 3306)]
+    ),
+    builders.service_import("lonely"),  # headless, no endpoint anywhere yet
+)
+
 FIXTURES: dict[str, tuple[Raw, ...]] = {
     "cluster": CLUSTER,
     "no-kube-dns": tuple(raw for raw in CLUSTER if raw is not KUBE_DNS),
+    "multicluster": MULTICLUSTER,
 }
 
 
@@ -260,6 +287,7 @@ DISABLED = ZoneSettings(pods=PodMode.DISABLED)
 OTHER_ZONE = ZoneSettings(zone="example.internal")
 CUSTOM_NS = ZoneSettings(nameserver_addresses=("10.0.0.53", "fd00::53"))
 ONLY_SHOP = frozenset({"shop"})
+CLUSTERSET = ZoneSettings(clusterset_zone="clusterset.local")
 
 SOA = (
     "cluster.local. 5 IN SOA ns.dns.cluster.local. hostmaster.cluster.local. "
@@ -283,6 +311,10 @@ SOA_TTL_600 = (  # the SOA's own TTL is capped at 300; its minimum is the zone T
 )
 SOA_OTHER_ZONE = (
     "example.internal. 5 IN SOA ns.dns.example.internal. hostmaster.example.internal. "
+    "1700000000 7200 1800 86400 5"
+)
+SOA_CLUSTERSET = (
+    "clusterset.local. 5 IN SOA ns.dns.clusterset.local. hostmaster.clusterset.local. "
     "1700000000 7200 1800 86400 5"
 )
 
@@ -309,6 +341,29 @@ PEERS_HOSTS = (
     "10-244-3-1.peers.shop.svc.cluster.local. 5 IN A 10.244.3.1",
     "10-244-3-2.peers.shop.svc.cluster.local. 5 IN A 10.244.3.2",
 )
+MC_DB = "db.shop.svc.clusterset.local"
+MC_DB_HOSTS = (
+    f"db-0.cluster-a.{MC_DB}. 5 IN A 10.1.0.10",
+    f"10-1-0-11.cluster-a.{MC_DB}. 5 IN A 10.1.0.11",
+    f"db-0.cluster-b.{MC_DB}. 5 IN A 10.2.0.10",
+)
+MC_WEB_A = "web.shop.svc.clusterset.local. 5 IN A 10.42.0.10"
+
+
+def mc_answered(row_id: str, qname: str, qtype: str, answer: Iterable[str], **where: Any) -> Any:
+    return answered(
+        row_id, qname, qtype, answer, fixture="multicluster", settings=CLUSTERSET, **where
+    )
+
+
+def mc_nodata(row_id: str, qname: str, qtype: str = "A") -> Any:
+    return nodata(row_id, qname, qtype, SOA_CLUSTERSET, fixture="multicluster", settings=CLUSTERSET)
+
+
+def mc_nxdomain(row_id: str, qname: str, qtype: str = "A") -> Any:
+    return nxdomain(
+        row_id, qname, qtype, SOA_CLUSTERSET, fixture="multicluster", settings=CLUSTERSET
+    )
 
 
 @dataclass(frozen=True)
@@ -366,6 +421,114 @@ def refused(row_id: str, qname: str, qtype: str = "A", **where: Any) -> Any:
     """Outside what we serve (forwarding is not built): REFUSED, AA clear, no records."""
     return row(row_id, qname, qtype, "REFUSED", **where)
 
+
+MULTICLUSTER_ROWS = [
+    mc_answered("clusterset-apex-soa", "clusterset.local", "SOA", [SOA_CLUSTERSET]),
+    mc_answered(
+        "clusterset-apex-ns-with-glue",
+        "clusterset.local",
+        "NS",
+        ["clusterset.local. 5 IN NS ns.dns.clusterset.local."],
+        additional=["ns.dns.clusterset.local. 5 IN A 10.96.0.10"],
+    ),
+    mc_answered(
+        "clusterset-dns-version-is-the-mcs-schema",
+        "dns-version.clusterset.local",
+        "TXT",
+        ['dns-version.clusterset.local. 28800 IN TXT "1.0.0"'],
+    ),
+    mc_nodata("clusterset-svc-nodata", "svc.clusterset.local"),
+    mc_nodata("clusterset-namespace-with-imports-nodata", "shop.svc.clusterset.local"),
+    mc_nxdomain("clusterset-namespace-without-imports-nxdomain", "empty.svc.clusterset.local"),
+    # 2.3: ClusterSetIP
+    mc_answered("clusterset-ip-a", "web.shop.svc.clusterset.local", "A", [MC_WEB_A]),
+    mc_answered(
+        "clusterset-ip-a-mixed-case-echoed",
+        "Web.Shop.SVC.ClusterSet.Local",
+        "A",
+        ["Web.Shop.SVC.ClusterSet.Local. 5 IN A 10.42.0.10"],
+    ),
+    mc_answered(
+        "clusterset-ip-aaaa-dual-stack",
+        "web.shop.svc.clusterset.local",
+        "AAAA",
+        ["web.shop.svc.clusterset.local. 5 IN AAAA fd00:42::10"],
+    ),
+    mc_answered(
+        "clusterset-ip-srv-named-port-only",
+        "_http._tcp.web.shop.svc.clusterset.local",
+        "SRV",
+        [
+            "_http._tcp.web.shop.svc.clusterset.local. 5 IN SRV "
+            "0 100 80 web.shop.svc.clusterset.local."
+        ],
+        additional=[MC_WEB_A, "web.shop.svc.clusterset.local. 5 IN AAAA fd00:42::10"],
+    ),
+    mc_nxdomain("clusterset-ip-no-endpoint-names", "web-0.cluster-a.web.shop.svc.clusterset.local"),
+    mc_nxdomain("clusterset-ip-no-cluster-name", "cluster-a.web.shop.svc.clusterset.local"),
+    mc_answered(
+        "clusterset-ip-ptr",
+        "10.0.42.10.in-addr.arpa",
+        "PTR",
+        ["10.0.42.10.in-addr.arpa. 5 IN PTR web.shop.svc.clusterset.local."],
+    ),
+    # 2.4: Headless, the ready endpoints of every member cluster
+    mc_answered(
+        "clusterset-headless-a-every-cluster-ready-only",
+        MC_DB,
+        "A",
+        [line.replace(line.split()[0], MC_DB + ".") for line in MC_DB_HOSTS],
+    ),
+    mc_nodata("clusterset-headless-aaaa-of-v4-nodata", MC_DB, "AAAA"),
+    mc_answered("clusterset-headless-host-a", f"db-0.cluster-a.{MC_DB}", "A", MC_DB_HOSTS[:1]),
+    mc_answered(
+        "clusterset-headless-host-same-name-other-cluster",
+        f"db-0.cluster-b.{MC_DB}",
+        "A",
+        MC_DB_HOSTS[2:],
+    ),
+    mc_answered(
+        "clusterset-headless-host-without-hostname-is-dashed",
+        f"10-1-0-11.cluster-a.{MC_DB}",
+        "A",
+        MC_DB_HOSTS[1:2],
+    ),
+    mc_nxdomain("clusterset-headless-not-ready-host-nxdomain", f"db-2.cluster-a.{MC_DB}"),
+    mc_nxdomain("clusterset-headless-host-without-cluster-nxdomain", f"db-0.{MC_DB}"),
+    # An empty non-terminal (RFC 8020): no record names a cluster alone (spec 2.4.4).
+    mc_nodata("clusterset-headless-cluster-alone-nodata", f"cluster-a.{MC_DB}"),
+    mc_answered(
+        "clusterset-headless-srv-port-times-endpoint",
+        f"_mysql._tcp.{MC_DB}",
+        "SRV",
+        [f"_mysql._tcp.{MC_DB}. 5 IN SRV 0 33 3306 {line.split()[0]}" for line in MC_DB_HOSTS],
+        additional=MC_DB_HOSTS,
+    ),
+    mc_answered(
+        "clusterset-headless-ptr-names-cluster",
+        "10.0.2.10.in-addr.arpa",
+        "PTR",
+        [f"10.0.2.10.in-addr.arpa. 5 IN PTR db-0.cluster-b.{MC_DB}."],
+    ),
+    mc_nxdomain(
+        "clusterset-headless-without-endpoints-nxdomain", "lonely.shop.svc.clusterset.local"
+    ),
+    # The cluster zone is untouched: its `db` keeps its own endpoints, no imported one.
+    answered(
+        "clusterset-local-headless-keeps-its-own",
+        "db.shop.svc.cluster.local",
+        "A",
+        [
+            "db.shop.svc.cluster.local. 5 IN A 10.244.2.10",
+            "db.shop.svc.cluster.local. 5 IN A 10.244.2.11",
+            "db.shop.svc.cluster.local. 5 IN A 10.244.2.13",
+        ],
+        fixture="multicluster",
+        settings=CLUSTERSET,
+    ),
+    # Multicluster off (the default): the zone is not ours.
+    refused("clusterset-off-refused", "web.shop.svc.clusterset.local", fixture="multicluster"),
+]
 
 ROWS = [
     # -- apex, infrastructure names, TTLs (spec 2.1, 2.2) -------------------------------
@@ -1228,6 +1391,8 @@ ROWS = [
         settings=OTHER_ZONE,
     ),
     refused("other-zone-default-zone-refused", "web.shop.svc.cluster.local", settings=OTHER_ZONE),
+    # -- the clusterset zone (MCS API DNS spec 1.0.0, KEP 1645; issue 16) ------------------
+    *MULTICLUSTER_ROWS,
 ]
 
 
