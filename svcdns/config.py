@@ -115,6 +115,12 @@ class Config:
         None, RESTART, parse.namespaces, "serve only these namespaces", metavar="NS,NS",
         commands=ALL, group="zone", shown="all",
     )
+    # The MCS API's zone, as CoreDNS's `multicluster clusterset.local` names it: its
+    # ServiceImports answered there (core/clusterset.py). Off: no such zone.
+    multicluster: str = setting(
+        "", RESTART, parse.zone, "serve ServiceImports (MCS API) in this zone", metavar="ZONE",
+        commands=ALL, group="zone", shown="off",
+    )
 
     # -- forwarding: names outside the zones ------------------------------------------------
     # None: /etc/resolv.conf; (): `--upstream none`
@@ -220,6 +226,7 @@ class Config:
             endpoint_pod_names=self.endpoint_pod_names,
             pods=self.pods,
             nameserver_addresses=self.nameserver_addresses(),
+            clusterset_zone=self.multicluster,
         )
 
     def nameserver_addresses(self) -> tuple[str, ...]:

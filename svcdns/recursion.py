@@ -55,7 +55,9 @@ class Recursion:
         self._resolv_conf = resolv_conf
         self.forwarder = Forwarder()
         self.cache = ForwardCache()
-        self._zones = (config.zone, *REVERSE_ZONES)
+        # The clusterset zone (--multicluster) is ours too: never plain-forwarded.
+        clusterset = (config.multicluster,) if config.multicluster else ()
+        self._zones = (config.zone, *clusterset, *REVERSE_ZONES)
         self._report_unreadable = BoundedReport("unreadable replies from upstream (SERVFAIL)")
         self.forwarding = self._forwarding(Policy(upstreams=(), stubs=(), allowed=()))
         self._in_flight = InFlight(self.forwarder.ask, self._store)
