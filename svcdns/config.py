@@ -121,6 +121,12 @@ class Config:
         "", RESTART, parse.zone, "serve ServiceImports (MCS API) in this zone", metavar="ZONE",
         commands=ALL, group="zone", shown="off",
     )
+    # A pod's search-path guess answered from the rest of its path (dns/autopath.py): the
+    # client's namespace comes from its address, hence --pods verified.
+    autopath: bool = setting(
+        False, RESTART, parse.switch, "server-side search path (needs --pods verified)",
+        form="switch", group="zone",
+    )
 
     # -- forwarding: names outside the zones ------------------------------------------------
     # None: /etc/resolv.conf; (): `--upstream none`
@@ -274,4 +280,8 @@ def build(values: Mapping[str, Any]) -> Config:
     given = {k: v for k, v in values.items() if v is not None}
     if "manifests" in given and ("kubeconfig" in given or "context" in given):
         raise ConfigError("--manifests and --kubeconfig/--context are two sources: pick one")
-    return Config(**{name: row.read(given.get(row.key)) for name, row in SETTINGS.items()})
+    config = Config(**{name: row.read(given.get(row.key)) for name, row in SETTINGS.items()})
+    if config.autopath and config.pods != PodMode.VERIFIED:
+        # A client's namespace is known only from pods the server has seen.
+        raise ConfigError("--autopath needs --pods verified (a client is known by its pod's IP)")
+    return config

@@ -50,6 +50,22 @@ def resolv_conf_upstreams(path: Path = RESOLV_CONF) -> list[Upstream]:
     return found
 
 
+def resolv_conf_search(path: Path = RESOLV_CONF, *, zone: str) -> list[str]:
+    """The `search` domains of resolv.conf (the last such line wins, as in glibc), those of
+    the cluster left out: the node's domains a pod searches after the cluster's, which
+    `--autopath` tries in the same order (CoreDNS's autopath reads them the same way)."""
+    domains: list[str] = []
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return []
+    for line in lines:
+        fields = line.split()
+        if fields and fields[0] in ("search", "domain"):
+            domains = [field.rstrip(".").lower() for field in fields[1:]]
+    return [d for d in domains if d and d != zone and not d.endswith("." + zone)]
+
+
 class Recursion:
     def __init__(self, config: Config, *, resolv_conf: Path = RESOLV_CONF) -> None:
         self._resolv_conf = resolv_conf

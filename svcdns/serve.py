@@ -19,6 +19,7 @@ from typing import Any
 from svcdns.config import RESTART_SETTINGS, Config, ConfigError, parse_listen, sighup_changes
 from svcdns.core.state import ClusterState
 from svcdns.core.zonefile import transfer_records
+from svcdns.dns.autopath import AutoPath
 from svcdns.dns.axfr import transfer_messages, transfer_refusal
 from svcdns.dns.dispatch import Dispatcher
 from svcdns.dns.handler import Handler, Transfer
@@ -29,7 +30,7 @@ from svcdns.net.transport import SAMPLE_EVERY, DnsServer, HandleFn
 from svcdns.ops.coredns import add_coredns_names, count_types, server_label
 from svcdns.ops.http import OpsServer
 from svcdns.ops.metrics import BADVERS, DROPPED, Metrics
-from svcdns.recursion import Recursion, answered_from
+from svcdns.recursion import Recursion, answered_from, resolv_conf_search
 from svcdns.workers import report_ops_address, worker_config, worker_number
 
 log = logging.getLogger("svcdns")
@@ -125,6 +126,15 @@ class Runtime:
         if per_second:
             self.metrics.bind_rate_limited(lambda: self._rate.dropped)
 
+    def _autopath(self, handler: Handler, recursion: Recursion) -> AutoPath | None:
+        """--autopath: pods' search-path guesses, with the node's search domains of this
+        process's resolv.conf; names outside the zones through the forwarding path."""
+        if not self.config.autopath:
+            return None
+        domains = resolv_conf_search(zone=self.config.zone)
+        log.info("autopath: after the cluster's, the search domains %s", domains or "none")
+        return AutoPath(handler, domains=domains, lookup=recursion.plain)
+
     def _listeners(self, handler: Handler, recursion: Recursion) -> DnsServer:
         config, metrics = self.config, self.metrics
         dispatch = Dispatcher(
@@ -134,6 +144,7 @@ class Runtime:
             forward=recursion.answer,
             transfer=self._transfer,
             plain=recursion.plain,
+            search=self._autopath(handler, recursion),
             dropped=DROPPED,
             badvers=BADVERS,
         )

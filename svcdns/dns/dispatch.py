@@ -21,6 +21,9 @@ TransferFn = Callable[[Transfer, Any], Awaitable[bytes | list[bytes]]]  # REFUSE
 # A plain UDP question outside the zones, forwarded from its bytes (no parse): the reply
 # now (a cache hit), the exchange to await, or None (the full path decides).
 PlainFn = Callable[[bytes, Any], bytes | Awaitable[bytes] | None]
+# `--autopath` (dns.autopath): a pod's search-path guess answered from the rest of its path,
+# the reply now or to await; None for any other query (the paths above answer it).
+SearchFn = Callable[..., Any]
 
 
 class Dispatcher:
@@ -33,6 +36,7 @@ class Dispatcher:
         forward: ForwardFn,
         transfer: TransferFn,
         plain: PlainFn | None = None,
+        search: SearchFn | None = None,
         dropped: int,
         badvers: int,
     ) -> None:
@@ -41,7 +45,10 @@ class Dispatcher:
         self._forward = forward
         self._transfer = transfer
         self._dropped, self._badvers = dropped, badvers
+        self._search = search
         self.udp = self._udp_answerer(udp_counts, plain)
+        if search is not None:  # only then: a server without autopath pays nothing for it
+            self.udp = self._searching(self.udp, search, udp_counts)
 
     def _udp_answerer(
         self, counts: list[int], plain: PlainFn | None
@@ -81,10 +88,44 @@ class Dispatcher:
 
         return answer_udp
 
+    def _searching(
+        self, answer_udp: Callable[[bytes, Any], Any], search: SearchFn, counts: list[int]
+    ) -> Callable[[bytes, Any], Any]:
+        """`answer_udp` behind the search path: a pod's first guess is searched before the
+        fast path can say NXDOMAIN to it."""
+        counted, report = self._counted, self._handler.report_fast_failure
+        badvers = self._badvers
+
+        def search_udp(data: bytes, client: Any) -> Any:
+            try:
+                found = search(data, client)
+            except Exception as error:  # a search bug must cost the shortcut, never an answer
+                report(error)
+                found = None
+            if found is None:
+                return answer_udp(data, client)
+            if isinstance(found, bytes):
+                counts[badvers if is_badvers(found) else found[3] & RCODE_MASK] += 1
+                return found
+            return counted(found, counts)
+
+        return search_udp
+
     def tcp(self, data: bytes, client: Any) -> Any:
         """One message of a TCP stream: bytes, None (drop), or an awaitable of either a
         reply or a transfer's messages."""
         counts = self._tcp_counts
+        if self._search is not None:
+            try:
+                found = self._search(data, client, udp=False)
+            except Exception as error:  # as over UDP: the shortcut lost, never the answer
+                self._handler.report_fast_failure(error)
+                found = None
+            if isinstance(found, bytes):
+                counts[self._badvers if is_badvers(found) else found[3] & RCODE_MASK] += 1
+                return found
+            if found is not None:
+                return self._counted(found, counts)
         reply = self._handler.handle(data, udp=False)
         if isinstance(reply, Outside):
             return self._forwarded(data, reply, client, counts)
