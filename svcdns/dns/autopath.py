@@ -37,7 +37,6 @@ from svcdns.dns.codec import (
 from svcdns.dns.handler import Handler
 from svcdns.wire.header import HEADER, HEADER_SIZE, RCODE_MASK, RD
 from svcdns.wire.limits import MAX_UDP
-from svcdns.wire.names import question_end
 from svcdns.wire.opt import opt_record
 
 QUESTION_TAIL = struct.Struct("!HH")  # a question's type and class, after its name
@@ -109,13 +108,16 @@ class AutoPath:
         namespace = self.state.pod_namespace(str(host)) if host else None
         if namespace is None:
             return None  # not a pod's address (a node, a host-network pod): as without
-        end = question_end(data)
-        if end < 0 or int.from_bytes(data[end - 4 : end - 2], "big") not in SEARCHED_TYPES:
-            return None
         suffix = self._suffix(namespace)
-        # Lower-casing the wire is safe: a length byte is at most 63, below "A".
-        asked = data[HEADER_SIZE : end - 4].lower()
-        if len(asked) <= len(suffix) or not asked.endswith(suffix):
+        # Found on the lower-cased wire, after at least one label (lower-casing is safe: a
+        # length byte is at most 63, below "A"), without walking the name: a pod's every
+        # query comes here. A false match (the bytes inside a label) costs a parse, then the
+        # parsed name is checked and the normal answer sent.
+        at = data.lower().find(suffix, HEADER_SIZE + 1)
+        if at < 0:
+            return None
+        end = at + len(suffix) + 4
+        if int.from_bytes(data[end - 4 : end - 2], "big") not in SEARCHED_TYPES:
             return None
         original = self.handler.handle(data, udp=udp)
         if not isinstance(original, bytes):
