@@ -206,6 +206,7 @@ def _list_api(config: Config) -> list[Event]:
         namespaces=config.namespaces,
         labels=config.labels,
         pods=config.pods is PodMode.VERIFIED,
+        multicluster=bool(config.multicluster),
     )
     received: list[Event] = []
     lock, listed = threading.Lock(), threading.Event()

@@ -95,7 +95,10 @@ class Feed:
 
         config = self.config
         pods = config.pods is PodMode.VERIFIED
-        plan = ListPlan(namespaces=config.namespaces, labels=config.labels, pods=pods)
+        multicluster = bool(config.multicluster)
+        plan = ListPlan(
+            namespaces=config.namespaces, labels=config.labels, pods=pods, multicluster=multicluster
+        )
         connection, first_lists = connect(config.kubeconfig, config.context, plan)
         self._api = KubeSource(
             connection,
@@ -104,6 +107,7 @@ class Feed:
             pods=pods,
             watch_timeout=config.watch_timeout,
             first_lists=first_lists,
+            multicluster=multicluster,
         )
         return self._api
 

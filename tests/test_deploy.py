@@ -33,6 +33,7 @@ READ_VERBS = {"get", "list", "watch"}
 READABLE = {
     "": {"services", "endpoints", "namespaces", "pods"},
     "discovery.k8s.io": {"endpointslices"},
+    "multicluster.x-k8s.io": {"serviceimports"},  # --multicluster (MCS API)
 }
 RULE_KEYS = {"apiGroups", "resources", "verbs"}  # no resourceNames, no nonResourceURLs
 HOSTNAME = "kubernetes.io/hostname"

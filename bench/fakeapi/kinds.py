@@ -1,4 +1,5 @@
-"""The five kinds the fake serves: their API group, resource name, scope and field labels.
+"""The kinds the fake serves: their API group, resource name, scope and field labels; the
+MCS API's ServiceImport only while its CRD is "installed" (`FakeApiServer.set_service_imports_crd`).
 
 Also the per-kind BOOKMARK skeletons and Go's ObjectMeta field order. Imports nothing else
 of the package.
@@ -45,6 +46,7 @@ class Kind:
 
 
 _OBJECT_META = frozenset({"metadata.name", "metadata.namespace"})
+MCS_GROUP = "multicluster.x-k8s.io"
 KINDS = (
     Kind("Namespace", "namespaces", "", "v1", False, frozenset({"metadata.name", "status.phase"})),
     Kind("Service", "services", "", "v1", True, _OBJECT_META | {"spec.clusterIP"}),
@@ -68,6 +70,8 @@ KINDS = (
         },
     ),
     Kind("EndpointSlice", "endpointslices", "discovery.k8s.io", "v1", True, _OBJECT_META),
+    # A CRD's objects: only metadata.name and metadata.namespace select.
+    Kind("ServiceImport", "serviceimports", MCS_GROUP, "v1alpha1", True, _OBJECT_META),
 )
 BY_KIND = {kind.kind: kind for kind in KINDS}
 BY_RESOURCE = {(kind.group, kind.resource): kind for kind in KINDS}
@@ -79,6 +83,7 @@ SKELETONS: dict[str, dict[str, Any]] = {
     "Endpoints": {},
     "Pod": {"spec": {"containers": None}, "status": {}},
     "EndpointSlice": {"addressType": "", "endpoints": None, "ports": None},
+    "ServiceImport": {},  # a custom resource's BOOKMARK: kind, apiVersion and metadata only
 }
 
 # Go's ObjectMeta field order; apply() puts known metadata keys in this order.

@@ -22,7 +22,7 @@ from .bodies import (
     status_body,
     unauthorized,
 )
-from .kinds import BY_RESOURCE, Kind
+from .kinds import BY_RESOURCE, MCS_GROUP, Kind
 from .recorded import (
     DISCOVERY_API,
     DISCOVERY_API_V1,
@@ -51,7 +51,9 @@ class Route:
     body: Callable[[], bytes] | None = None
 
 
-def route(path: str, *, port: int, slices: bool) -> Route:
+def route(path: str, *, port: int, slices: bool, imports: bool = False) -> Route:
+    """`imports`: the MCS API's CRD is installed, so its group is served; without it the
+    group's paths are an unknown group's (a text/plain 404, as recorded)."""
     if path in ("/healthz", "/readyz", "/livez"):
         return Route("health")
     if path == "/version":
@@ -61,7 +63,7 @@ def route(path: str, *, port: int, slices: bool) -> Route:
     if path == "/api/v1":
         return Route("discovery", body=lambda: DISCOVERY_API_V1.encode() + b"\n")
     if path == "/apis":
-        return Route("discovery", body=lambda: _discovery_apis(slices))
+        return Route("discovery", body=lambda: _discovery_apis(slices, imports))
     parts = path.strip("/").split("/")
     if parts[:2] == ["api", "v1"]:
         group, rest = "", parts[2:]
@@ -73,6 +75,14 @@ def route(path: str, *, port: int, slices: bool) -> Route:
         if len(parts) == 3:
             return Route("discovery", body=lambda: DISCOVERY_DISCOVERY_V1.encode() + b"\n")
         group, rest = "discovery.k8s.io", parts[3:]
+    elif parts[:2] == ["apis", MCS_GROUP] and imports:
+        if len(parts) == 2:
+            return Route("discovery", body=lambda: encode(_MCS_GROUP))
+        if parts[2] != "v1alpha1":
+            return Route("text404")
+        if len(parts) == 3:
+            return Route("discovery", body=lambda: encode(_MCS_RESOURCES))
+        group, rest = MCS_GROUP, parts[3:]
     else:
         return Route("text404")
     if len(rest) in (3, 4) and rest[0] == "namespaces" and rest[1]:
@@ -97,11 +107,51 @@ def _discovery_api(port: int) -> bytes:
     return DISCOVERY_API.replace('"serverAddress":"127.0.0.1:6443"', address).encode() + b"\n"
 
 
-def _discovery_apis(slices: bool) -> bytes:
+def _discovery_apis(slices: bool, imports: bool) -> bytes:
     document = json.loads(DISCOVERY_APIS)
     if not slices:
         document["groups"] = [g for g in document["groups"] if g["name"] != "discovery.k8s.io"]
+    if imports:
+        document["groups"].append({k: v for k, v in _MCS_GROUP.items() if k not in _TYPE})
     return encode(document)
+
+
+# The MCS API CRD's discovery documents, as kube-apiserver serves a CRD group (not recorded:
+# shaped as the recorded discovery.k8s.io ones).
+_TYPE = ("kind", "apiVersion")
+_MCS_VERSION = {"groupVersion": f"{MCS_GROUP}/v1alpha1", "version": "v1alpha1"}
+_MCS_GROUP: dict[str, Any] = {
+    "kind": "APIGroup",
+    "apiVersion": "v1",
+    "name": MCS_GROUP,
+    "versions": [_MCS_VERSION],
+    "preferredVersion": _MCS_VERSION,
+}
+_MCS_RESOURCES: dict[str, Any] = {
+    "kind": "APIResourceList",
+    "apiVersion": "v1",
+    "groupVersion": f"{MCS_GROUP}/v1alpha1",
+    "resources": [
+        {
+            "name": "serviceimports",
+            "singularName": "serviceimport",
+            "namespaced": True,
+            "kind": "ServiceImport",
+            "verbs": [
+                "delete",
+                "deletecollection",
+                "get",
+                "list",
+                "patch",
+                "create",
+                "update",
+                "watch",
+            ],
+            "shortNames": ["svcim"],
+            "storageVersionHash": "",
+        }
+    ],
+}
 
 
 def _discovery_group() -> bytes:

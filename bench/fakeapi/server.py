@@ -51,6 +51,7 @@ class FakeApiServer:
         self._lock = self._store.lock  # cluster state, watchers, faults, requests
         self._faults: list[list[Any]] = []
         self._endpoint_slices = True
+        self._service_imports = False  # the MCS API's CRD: usually not installed
         self._net_lock = threading.Lock()  # listening socket and connections
         self._connections: set[socket.socket] = set()
         self._server: Server | None = None
@@ -230,6 +231,12 @@ class FakeApiServer:
         with self._lock:
             self._endpoint_slices = enabled
 
+    def set_service_imports_crd(self, installed: bool) -> None:
+        """The MCS API's ServiceImport CRD installed (its group served, in /apis too) or
+        not (its paths a 404 of an unknown group)."""
+        with self._lock:
+            self._service_imports = installed
+
     def _take_fault(self, target: str) -> int | None:
         with self._lock:
             for fault in self._faults:
@@ -254,8 +261,8 @@ class FakeApiServer:
         for name, value in urllib.parse.parse_qsl(split.query, keep_blank_values=True):
             query.setdefault(name, value)
         with self._lock:
-            slices = self._endpoint_slices
-        route = routes.route(path, port=self._port, slices=slices)
+            slices, imports = self._endpoint_slices, self._service_imports
+        route = routes.route(path, port=self._port, slices=slices, imports=imports)
         watch = routes.flag(query.get("watch"))
         verb = {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}.get(
             method, "watch" if watch else "list" if route and route.what == "collection" else "get"

@@ -40,13 +40,15 @@ class ListPlan:
     namespaces: frozenset[str] | None
     labels: str
     pods: bool
+    multicluster: bool = False  # --multicluster: ServiceImports too, if their CRD is served
 
-    def resources(self, *, endpoint_slices: bool) -> list[Resource]:
+    def resources(self, *, endpoint_slices: bool, service_imports: bool = False) -> list[Resource]:
         return resources(
             endpoint_slices=endpoint_slices,
             namespaces=self.namespaces,
             labels=self.labels,
             pods=self.pods,
+            service_imports=service_imports,
         )
 
 
@@ -194,6 +196,7 @@ class FirstLists:
         self._ended = ""  # why no more messages will come, once none will
         self._discovered = threading.Event()
         self._slices: bool | None = None
+        self._imports = False
         self._reader: threading.Thread | None = None
 
     def start(self) -> None:
@@ -207,6 +210,11 @@ class FirstLists:
         None when the child could not tell (the server then asks, with its backoff)."""
         self._discovered.wait(DISCOVERY_WAIT)
         return self._slices
+
+    def service_imports(self) -> bool:
+        """Whether the child found the ServiceImport CRD served (and listed it); read once
+        `endpoint_slices` has answered."""
+        return self._imports
 
     def pages(self, resource: Resource) -> Iterator[Page]:
         """The resource's list as the child sends it; LoaderError when the child failed."""
@@ -245,6 +253,7 @@ class FirstLists:
                     raise ValueError(f"unexpected message {type(message).__name__}")
                 if message[0] == "discovered":
                     self._slices = message[1]
+                    self._imports = len(message) > 3 and bool(message[3])
                     if message[1] is None:
                         log.warning("API discovery from the list loader: %s", message[2])
                     self._discovered.set()

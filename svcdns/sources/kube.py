@@ -33,6 +33,7 @@ import urllib3
 from svcdns.sources import KubeConfigError
 from svcdns.sources.firstlists import FirstLists, ListPlan, send_lists
 from svcdns.sources.watch import (
+    MCS_API,
     ApiError,
     Backoff,
     EventSink,
@@ -157,11 +158,13 @@ def _first_lists(api: RawApi, plan: ListPlan, sender: Pipe) -> None:
     gc.disable()
     try:
         slices = offers_endpoint_slices(api)
+        imports = plan.multicluster and offers_service_imports(api)
     except Exception as error:
         sender.send(("discovered", None, describe_error(error)))
         return
-    sender.send(("discovered", slices, ""))
-    send_lists(api, plan.resources(endpoint_slices=slices), sender.send)
+    sender.send(("discovered", slices, "", imports))
+    wanted = plan.resources(endpoint_slices=slices, service_imports=imports)
+    send_lists(api, wanted, sender.send)
 
 
 def usable_tempdir() -> None:
@@ -393,6 +396,24 @@ def offers_endpoint_slices(api: RawApi) -> bool:
     return True
 
 
+def offers_service_imports(api: RawApi) -> bool:
+    """API discovery: is the MCS API's ServiceImport CRD installed? Usually not: its group
+    is then an unknown one, a 404."""
+    try:
+        api.get_json(MCS_API, {})
+    except ApiError as error:
+        if error.status == 404:
+            return False
+        raise
+    return True
+
+
+MULTICLUSTER_OFF = (
+    "multicluster is off: the ServiceImport CRD (multicluster.x-k8s.io/v1alpha1) is not "
+    "installed, so the clusterset zone has no import (a restart reads it again)"
+)
+
+
 class KubeSource:
     """Runs one ResourceWatch thread per resource and reports when all have listed once.
 
@@ -409,8 +430,10 @@ class KubeSource:
         pods: bool,
         watch_timeout: int = 300,
         first_lists: FirstLists | None = None,
+        multicluster: bool = False,
     ) -> None:
         self.api = RawApi(api)
+        self.multicluster = multicluster  # --multicluster: ServiceImports, if served
         self.first_lists = first_lists  # the start-up child's lists, when it makes them
         self.namespaces = namespaces
         self.labels = labels
@@ -438,9 +461,11 @@ class KubeSource:
             backoff = Backoff()
             slices = None if first is None else first.endpoint_slices()
             preloaded = slices is not None  # the child lists what its discovery found
+            imports = first is not None and preloaded and first.service_imports()
             while slices is None and not self.stop.is_set():
                 try:
                     slices = offers_endpoint_slices(self.api)
+                    imports = self.multicluster and offers_service_imports(self.api)
                     break
                 except Exception as error:
                     delay = backoff.next()
@@ -452,11 +477,14 @@ class KubeSource:
                 return
             if not slices:
                 log.info("discovery.k8s.io/v1 is not served: watching core/v1 Endpoints")
+            if self.multicluster and not imports:
+                log.warning(MULTICLUSTER_OFF)  # once: discovery runs once
             wanted = resources(
                 endpoint_slices=slices,
                 namespaces=self.namespaces,
                 labels=self.labels,
                 pods=self.pods,
+                service_imports=imports,
             )
             with self._lock:
                 self.unsynced = {r.name for r in wanted}

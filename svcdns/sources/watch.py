@@ -35,6 +35,7 @@ Page = tuple[list[KubeObject], str]  # a list page's objects, and the list's res
 PAGE_SIZE = 500
 FINISHED_PODS = "status.phase!=Succeeded,status.phase!=Failed"
 MIN_QUIET_WATCH = 1.0  # seconds: a watch that ends sooner with no event backs off
+MCS_API = "/apis/multicluster.x-k8s.io/v1alpha1"  # the ServiceImport CRD's group/version
 
 
 class Api(Protocol):
@@ -77,8 +78,11 @@ def resources(
     namespaces: frozenset[str] | None,
     labels: str,
     pods: bool,
+    service_imports: bool = False,
 ) -> list[Resource]:
-    """What to watch. Namespaces always (NXDOMAIN vs NODATA); Pods only for `--pods verified`.
+    """What to watch. Namespaces always (NXDOMAIN vs NODATA); Pods only for `--pods verified`;
+    ServiceImports only with `--multicluster` and their CRD installed (`service_imports`).
+    Multicluster EndpointSlices come with the others (`convert` tells them apart).
 
     With `namespaces`, everything is watched per namespace, the Namespace objects too (by
     name, so other namespaces never reach us; listing them still takes cluster-wide RBAC).
@@ -91,6 +95,8 @@ def resources(
         wanted.append(("Endpoints", core, "endpoints", labels, ""))
     if pods:
         wanted.append(("Pod", core, "pods", "", FINISHED_PODS))
+    if service_imports:  # --labels selects Services and their slices, not imports
+        wanted.append(("ServiceImport", MCS_API, "serviceimports", "", ""))
     if namespaces is None:
         found = [Resource("Namespace", f"{core}/namespaces")]
         return found + [

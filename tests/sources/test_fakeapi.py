@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import builders
 import pytest
 import urllib3
 from fakeapi import FakeApiServer, tls_available
@@ -847,6 +848,39 @@ def test_discovery_with_and_without_endpointslices(fake: FakeApiServer, api: cli
         assert caught.value.body == "404 page not found\n"
     fake.set_discovery_endpointslices(True)
     assert slices.get_api_resources().group_version == "discovery.k8s.io/v1"
+
+
+def test_the_service_import_crd_is_served_only_while_installed(
+    fake: FakeApiServer, api: client.ApiClient
+):
+    # MCS API (issue 16): usually not installed, its group then an unknown one, as recorded
+    # (error-404-unknown-group-path.http: text/plain "404 page not found").
+    group, version, plural = "multicluster.x-k8s.io", "v1alpha1", "serviceimports"
+    custom = client.CustomObjectsApi(api)
+    groups = {g.name for g in client.ApisApi(api).get_api_versions().groups}
+    assert group not in groups
+    calls = (
+        lambda: custom.get_api_resources(group, version),
+        lambda: custom.list_cluster_custom_object(group, version, plural),
+        lambda: custom.list_namespaced_custom_object(group, version, "shop", plural),
+    )
+    for call in calls:
+        with pytest.raises(client.ApiException) as caught:
+            call()
+        assert (caught.value.status, caught.value.body) == (404, "404 page not found\n")
+
+    fake.set_service_imports_crd(True)
+    assert group in {g.name for g in client.ApisApi(api).get_api_versions().groups}
+    resources = custom.get_api_resources(group, version)
+    assert [(r.name, r.kind, r.namespaced) for r in resources.resources] == [
+        (plural, "ServiceImport", True)
+    ]
+    fake.apply(builders.service_import("web", ips=["10.42.0.10"]))
+    listed = custom.list_cluster_custom_object(group, version, plural)
+    assert listed["kind"] == "ServiceImportList"
+    assert [item["spec"]["ips"] for item in listed["items"]] == [["10.42.0.10"]]
+    one = custom.get_namespaced_custom_object(group, version, "shop", plural, "web")
+    assert one["apiVersion"] == f"{group}/{version}"
 
 
 def test_endpointslices_and_endpoints_deserialise(fake: FakeApiServer, api: client.ApiClient):

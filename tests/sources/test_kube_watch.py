@@ -261,3 +261,21 @@ def test_watches_that_end_at_once_back_off() -> None:
     thread.join(timeout=5)
     watches = [kind for kind, _ in api.calls if kind == "watch"]
     assert 2 <= len(watches) <= 10  # not thousands
+
+
+def test_service_imports_are_watched_only_when_discovered() -> None:
+    # --multicluster with the CRD installed; --labels selects Services and slices only.
+    with_imports = resources(
+        endpoint_slices=True,
+        namespaces=frozenset({"shop"}),
+        labels="app=web",
+        pods=False,
+        service_imports=True,
+    )
+    assert [(r.kind, r.path, r.label_selector) for r in with_imports][-1] == (
+        "ServiceImport",
+        "/apis/multicluster.x-k8s.io/v1alpha1/namespaces/shop/serviceimports",
+        "",
+    )
+    without = resources(endpoint_slices=True, namespaces=None, labels="", pods=False)
+    assert "ServiceImport" not in [r.kind for r in without]
