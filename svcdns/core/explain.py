@@ -9,6 +9,7 @@ comes from. The rules applied are `zonedata`'s (`ready_endpoints` names every en
 
 from __future__ import annotations
 
+from svcdns.core.explain_clusterset import clusterset_pointers, explain_clusterset
 from svcdns.core.explain_srv import (
     Listing,
     endpoint_text,
@@ -35,6 +36,9 @@ def explain(state: ClusterState, name: str, *, forwarding: str, qtype: str = "A"
     zone = state.settings.zone
     if under(name, REVERSE_ZONES[0]) or under(name, REVERSE_ZONES[1]):
         return _reverse(state, name, forwarding)
+    clusterset = state.clusterset
+    if clusterset is not None and under(name, clusterset.zone):
+        return explain_clusterset(state, clusterset.zone, name)
     if not under(name, zone):
         return [f"{name} is outside the zone {zone}: {forwarding}"]
     relative = name[: -len(zone) - 1].split(".") if name != zone else []
@@ -212,7 +216,8 @@ def _reverse(state: ClusterState, name: str, forwarding: str) -> list[str]:
     owners = state.index.rrsets.get(name)
     targets = [str(r.data) for r in (owners or {}).get(RRType.PTR, ())]
     if not targets:
-        return [f"not the address of a Service or endpoint here: {forwarding}"]
+        imported = clusterset_pointers(state, name)
+        return imported or [f"not the address of a Service or endpoint here: {forwarding}"]
     lines = ["a cluster address: one PTR for each Service or endpoint name that holds it."]
     return lines + [_pointer(state, name, target) for target in targets]
 

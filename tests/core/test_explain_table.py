@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import builders
 import pytest
 from builders import endpoint, port, slice_of
 
@@ -530,3 +531,83 @@ def _srv_records(state: ClusterState, name: str) -> list[tuple[int, str]]:
         assert isinstance(record.data, SRVData)
         found.append((record.data.port, record.data.target))
     return sorted(found)
+
+
+# -- the clusterset zone (MCS API, KEP 1645; issue 16) ---------------------------------------
+
+MC_DB = "db.shop.svc.clusterset.local"
+CLUSTERSET = ZoneSettings(clusterset_zone="clusterset.local")
+MC_OBJECTS = [
+    builders.service_import("web", ips=["10.42.0.10"], ports=[port("http", 80)]),
+    builders.service_import("db", ports=[port("mysql", 3306)]),
+    builders.import_slice(
+        "db",
+        "cluster-a",
+        [endpoint("10.1.0.10", hostname="db-0"), endpoint("10.1.0.12", ready=False)],
+        ports=[port("mysql", 3306)],
+    ),
+    builders.service_import("lonely"),
+]
+MC_HEADLESS = "ServiceImport shop/db is Headless; its endpoints come from: cluster-a."
+MC_DB_0 = "10.1.0.10: ready in cluster cluster-a, EndpointSlice db-cluster-a (MCS 2.4.1)."
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        pytest.param(
+            "web.shop.svc.clusterset.local",
+            [
+                "ServiceImport shop/web is ClusterSetIP, its IP(s): 10.42.0.10.",
+                "A/AAAA: the ClusterSetIP(s) (MCS spec 2.3.1); SRV per named port (2.3.2).",
+            ],
+            id="clusterset-ip",
+        ),
+        pytest.param(MC_DB, [MC_HEADLESS, MC_DB_0], id="headless-ready-only"),
+        pytest.param(f"db-0.cluster-a.{MC_DB}", [MC_HEADLESS, MC_DB_0], id="endpoint-name"),
+        pytest.param(
+            f"db-0.{MC_DB}",
+            [
+                MC_HEADLESS,
+                "no such name: an endpoint is <hostname>.<clusterid> under the import (MCS spec "
+                "2.4.1), and db-0 is no member cluster (they are: cluster-a).",
+            ],
+            id="endpoint-without-cluster",
+        ),
+        pytest.param(
+            f"cluster-a.{MC_DB}",
+            [MC_HEADLESS, "cluster-a is a member cluster: no record names it alone (2.4.4)."],
+            id="cluster-alone",
+        ),
+        pytest.param(
+            f"_mysql._tcp.{MC_DB}",
+            [
+                MC_HEADLESS,
+                "SRV: port 3306 for each of 1 ready endpoint(s), target its name (2.4.2).",
+            ],
+            id="headless-srv",
+        ),
+        pytest.param(
+            "lonely.shop.svc.clusterset.local",
+            [
+                "ServiceImport shop/lonely is Headless; its endpoints come from: no member "
+                "cluster yet.",
+                "no ready endpoint in any member cluster, so NXDOMAIN (MCS spec 2.4.1).",
+            ],
+            id="headless-without-endpoints",
+        ),
+        pytest.param(
+            "10.0.42.10.in-addr.arpa",
+            ["a clusterset address (MCS spec 2.3.3, 2.4.3): PTR web.shop.svc.clusterset.local."],
+            id="clusterset-ip-ptr",
+        ),
+        pytest.param(
+            "nope.shop.svc.clusterset.local",
+            ["no ServiceImport nope in namespace shop."],
+            id="no-such-import",
+        ),
+    ],
+)
+def test_clusterset_names(name: str, expected: list[str]) -> None:
+    state = loaded(MC_OBJECTS, CLUSTERSET)
+    assert explain(state, name, forwarding=NOT_FORWARDED) == expected
