@@ -75,6 +75,9 @@ class Mapper:
         self.cluster_line = 0
         # health and ready: (directive, path, probe, address), judged once http is known
         self.probes: list[tuple[Directive, str, str, str]] = []
+        # autopath lines, judged once the kubernetes block's pod mode is known (CoreDNS's
+        # plugin order, not the file's, decides)
+        self.autopaths: list[Directive] = []
 
     # -- recording ---------------------------------------------------------------------
 
@@ -181,6 +184,7 @@ class Mapper:
         for block in stubs:
             self.block(block, stub=True)
         self.judge_probes()
+        self.judge_autopath()
         self.out.unmapped.sort(key=lambda x: x.line)
         self.out.nothing_needed.sort(key=lambda x: x.line)
         return self.out
@@ -217,6 +221,28 @@ class Mapper:
                     f"CoreDNS serves {path} on {address}{default}; svcdns serves it on its one "
                     f"http address ({http}): point the {probe} probe there",
                 )
+
+    def judge_autopath(self) -> None:
+        """`autopath @kubernetes` in the cluster's block is svcdns's --autopath, which needs
+        `pods verified` as CoreDNS's does (without it CoreDNS silently searches nothing,
+        and svcdns would refuse to start: so it is not set then, and said why)."""
+        pods = self.out.settings.get("pods")
+        mode = str(pods.value) if pods else SETTINGS["pods"].default
+        for d in self.autopaths:
+            if list(d.args) != ["@kubernetes"]:
+                self.unmapped(
+                    d,
+                    "svcdns searches the kubernetes plugin's path only (`autopath "
+                    "@kubernetes`): no zone arguments, no resolv.conf file",
+                )
+            elif mode != "verified":
+                self.unmapped(
+                    d,
+                    f"needs `pods verified` (here {mode}): CoreDNS then searches nothing, "
+                    "and svcdns's --autopath refuses to start without it",
+                )
+            else:
+                self.set("autopath", True, d)
 
     def block(self, block: ServerBlock, *, stub: bool) -> None:
         keys = [Key.of(k) for k in block.keys]

@@ -40,7 +40,6 @@ NO_EQUIVALENT = {
     "k8s_external": "svcdns does not answer for LoadBalancer/external IPs in another zone",
     "chaos": "svcdns answers no CHAOS-class names (REFUSED)",
     "bufsize": "svcdns offers an EDNS payload of 1232 bytes, fixed",
-    "autopath": "svcdns has no server-side search path yet (autopath is not built)",
     "import": "the files it names are not read: map what they hold by hand",
     "dnssec": "svcdns signs nothing (see DESCRIPTION)",
     "acl": "svcdns limits only forwarding (--allow-recursion); cluster names are for everyone",
@@ -345,7 +344,10 @@ def _nothing(why: str) -> Handler:
 
 
 def _autopath(m: Mapper, d: Directive, zones: list[str], stub: bool) -> None:
-    m.unmapped(d, NO_EQUIVALENT["autopath"])
+    if stub:
+        m.unmapped(d, "svcdns searches only for the cluster's pods, not in a stub domain")
+        return
+    m.autopaths.append(d)  # judged at the end (Mapper.judge_autopath)
 
 
 HANDLERS: dict[str, Handler] = {

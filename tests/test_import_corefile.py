@@ -447,7 +447,8 @@ MAPPING = [
         [(6, "serve_stale"), (7, "prefetch")],
         id="cache-stale-immediate-prefetch",
     ),
-    pytest.param("  autopath @kubernetes", {}, [(5, "autopath")], id="autopath"),
+    # With `pods insecure` (MAIN's): CoreDNS searches nothing, svcdns would not start.
+    pytest.param("  autopath @kubernetes", {}, [(5, "autopath")], id="autopath-pods-insecure"),
     pytest.param(
         "  transfer {\n    to 10.0.0.1 192.0.2.0/24\n  }",
         {"transfer-to": "10.0.0.1,192.0.2.0/24"},
@@ -502,6 +503,28 @@ MAPPING = [
         id="a-repeated-plugin-with-another-value",
     ),
 ]
+
+
+@pytest.mark.parametrize(
+    ("autopath", "keys", "unmapped"),
+    [
+        pytest.param("autopath @kubernetes", {"autopath": True}, [], id="mapped"),
+        pytest.param(
+            "autopath cluster.local @kubernetes", {}, [(2, "autopath")], id="zone-arguments"
+        ),
+        pytest.param("autopath /etc/resolv.conf", {}, [(2, "autopath")], id="resolv-conf-file"),
+    ],
+)
+def test_autopath_maps_with_pods_verified_whatever_the_plugin_order(
+    autopath: str, keys: dict[str, Any], unmapped: list[tuple[int, str]], tmp_path: Path
+) -> None:
+    """CoreDNS orders its plugins itself: autopath before kubernetes in the file is the same
+    server, and `pods verified` is what lets it search."""
+    text = f".:53 {{\n  {autopath}\n  kubernetes cluster.local {{\n    pods verified\n  }}\n}}\n"
+    _, loaded, _, _ = imported(text, tmp_path)
+    expected = {k: v for k, v in {**BASE, "pods": "verified", **keys}.items() if v is not GONE}
+    assert loaded == expected
+    assert unmapped_lines(text) == unmapped
 
 
 @pytest.mark.parametrize(("body", "keys", "unmapped"), MAPPING)
