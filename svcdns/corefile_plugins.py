@@ -59,7 +59,9 @@ Handler = Callable[["Mapper", Directive, list[str], bool], None]
 
 def _kubernetes(m: Mapper, d: Directive, zones: list[str], stub: bool) -> None:
     named = [zone_name(z) for z in d.args] or zones
-    forward = [z for z in named if not is_reverse(z) and z != "."]
+    # CoreDNS lists the MCS zone among the plugin's zones too: it is --multicluster's.
+    clusterset = {zone_name(z) for o in d.block if o.name == "multicluster" for z in o.args}
+    forward = [z for z in named if not is_reverse(z) and z != "." and z not in clusterset]
     if forward:
         m.set("zone", forward[0], d)
     for extra in forward[1:]:
@@ -101,8 +103,10 @@ def _kubernetes_option(m: Mapper, o: Directive) -> None:
             )
     elif o.name == "upstream":
         m.needed_not(o, "CoreDNS ignores it since 1.7; svcdns follows in-zone CNAMEs itself")
-    elif o.name == "multicluster":
-        m.unmapped(o, "svcdns has no multicluster zone yet (not built)")
+    elif o.name == "multicluster" and args:
+        m.set("multicluster", zone_name(args[0]), o)
+        for extra in args[1:]:
+            m.unmapped(o, f"a second multicluster zone {quoted(extra)}: svcdns serves one")
     elif o.name == "endpoint":
         m.unmapped(
             o,
