@@ -87,7 +87,8 @@ class Datagrams:
     """
 
     def __init__(self, libc: Any, fd: int) -> None:
-        self._libc, self._fd = libc, fd
+        self._fd = fd
+        self._recvmmsg, self._sendmmsg = libc.recvmmsg, libc.sendmmsg
         self.data = mmap.mmap(-1, BATCH * SLOT)
         self.names = mmap.mmap(-1, BATCH * NAME)
         self.out = mmap.mmap(-1, BATCH * SLOT)
@@ -152,8 +153,8 @@ class Datagrams:
         # headers it used: a slice copy, no call.
         used = self._used * self._stride
         self._in_bytes[:used] = self._pristine[:used]
-        count: int = self._libc.recvmmsg(self._fd, self._in_arg, BATCH, MSG_DONTWAIT, None)
-        self._used = max(count, 0)
+        count: int = self._recvmmsg(self._fd, self._in_arg, BATCH, MSG_DONTWAIT, None)
+        self._used = count if count > 0 else 0
         if count < 0:
             code = ctypes.get_errno()
             if code in TRY_AGAIN:
@@ -190,7 +191,7 @@ class Datagrams:
         sent = 0
         while sent < count:
             at = ctypes.c_void_p(self._out_at + sent * self._stride)
-            done: int = self._libc.sendmmsg(self._fd, at, count - sent, MSG_DONTWAIT)
+            done: int = self._sendmmsg(self._fd, at, count - sent, MSG_DONTWAIT)
             if done <= 0:
                 if done < 0 and ctypes.get_errno() == errno.EINTR:
                     continue
