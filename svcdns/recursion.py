@@ -33,15 +33,19 @@ RESOLV_CONF = Path("/etc/resolv.conf")
 answered_from: ContextVar[str] = ContextVar("answered_from", default="upstream")
 
 
+def _resolv_conf_lines(path: Path) -> list[list[str]]:
+    """resolv.conf's lines as fields; none when it cannot be read."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return []
+    return [line.split() for line in text.splitlines()]
+
+
 def resolv_conf_upstreams(path: Path = RESOLV_CONF) -> list[Upstream]:
     """The `nameserver` lines of resolv.conf (a pod's `dnsPolicy: Default` gives the node's)."""
     found = []
-    try:
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError:
-        return []
-    for line in lines:
-        fields = line.split()
+    for fields in _resolv_conf_lines(path):
         if len(fields) >= 2 and fields[0] == "nameserver":
             try:
                 found.append(parse_upstream(fields[1].partition("%")[0]))
@@ -55,12 +59,7 @@ def resolv_conf_search(path: Path = RESOLV_CONF, *, zone: str) -> list[str]:
     the cluster left out: the node's domains a pod searches after the cluster's, which
     `--autopath` tries in the same order (CoreDNS's autopath reads them the same way)."""
     domains: list[str] = []
-    try:
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError:
-        return []
-    for line in lines:
-        fields = line.split()
+    for fields in _resolv_conf_lines(path):
         if fields and fields[0] in ("search", "domain"):
             domains = [field.rstrip(".").lower() for field in fields[1:]]
     return [d for d in domains if d and d != zone and not d.endswith("." + zone)]
