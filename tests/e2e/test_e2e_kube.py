@@ -280,11 +280,24 @@ def test_bookmark_advances_the_resource_version(fake: FakeApiServer, start: Any)
     server = start()
     first = watch_versions(fake, "/services")[0]
     fake.apply(namespace("other"))  # moves the global RV; services watch sees no event
-    fake.send_bookmarks()
     target = str(fake.resource_version)
-    time.sleep(0.2)  # let the bookmark line arrive before the stream is cut
-    fake.drop_watches()
-    eventually(lambda: watch_versions(fake, "/services")[-1] != first, server, "rewatch")
+    wait = 0.1
+
+    def rewatched_past_first() -> bool:
+        # A bookmark, time for it to reach svcdns, then the stream cut: svcdns must watch
+        # again from the bookmark's version. The time given doubles each try (a loaded
+        # machine may need more than the first); a server that ignored bookmarks would
+        # watch again from `first` every time, and the poll would fail.
+        nonlocal wait
+        seen = len(watch_versions(fake, "/services"))
+        fake.send_bookmarks()
+        time.sleep(wait)
+        wait *= 2
+        fake.drop_watches()
+        assert poll(lambda: len(watch_versions(fake, "/services")) > seen, timeout=DEADLINE)
+        return watch_versions(fake, "/services")[-1] != first
+
+    eventually(rewatched_past_first, server, "rewatch from the bookmark's version")
     assert int(watch_versions(fake, "/services")[-1]) > int(first)
     assert int(watch_versions(fake, "/services")[-1]) <= int(target)
 
