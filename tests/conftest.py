@@ -7,9 +7,18 @@ helpers.py.
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Iterator
 
 import pytest
+
+# tests/ is on sys.path and holds a folder `dns`: without dnspython, `import dns` finds that
+# folder and fails later as "No module named 'dns.flags'". Say what is missing instead.
+if importlib.util.find_spec("dns.flags") is None:
+    raise pytest.UsageError(
+        "dnspython is not installed: run README's install command, pip install -e '.[fast,test]'"
+    )
+
 from helpers import CLUSTER_YAML, ServerFactory, ServerProcess, server_factory
 
 
