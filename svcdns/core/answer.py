@@ -7,6 +7,7 @@ refer to the Kubernetes DNS-Based Service Discovery specification 1.1.0.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from svcdns import SPEC_VERSION
@@ -200,21 +201,14 @@ def _targets_in(
     state: ClusterState, index: RecordIndex, records: tuple[Record, ...]
 ) -> tuple[Record, ...]:
     """The addresses of SRV targets and the apex NS, found in the clusterset zone."""
-    extra: dict[Record, None] = {}
-    for record in records:
-        if isinstance(record.data, SRVData):
-            target = record.data.target
-        elif record.rtype == RRType.NS:
-            target = str(record.data)
-            found = _addresses(state, target, nameserver_addresses(state), RRType.ANY)
-            extra.update(dict.fromkeys(found))
-            continue
-        else:
-            continue
+
+    def addresses(record: Record, target: str) -> Iterable[Record]:
+        if record.rtype == RRType.NS:
+            return _addresses(state, target, nameserver_addresses(state), RRType.ANY)
         rrsets = index.rrsets.get(target) or {}
-        for rtype in _ADDRESS_TYPES:
-            extra.update(dict.fromkeys(rrsets.get(rtype, ())))
-    return tuple(extra)
+        return (found for rtype in _ADDRESS_TYPES for found in rrsets.get(rtype, ()))
+
+    return _target_addresses(records, addresses)
 
 
 def _typed(state: ClusterState, records: tuple[Record, ...] | None) -> Answer:
@@ -260,6 +254,22 @@ def ns_records(state: ClusterState) -> tuple[Record, ...]:
 
 def _additional(state: ClusterState, records: tuple[Record, ...]) -> tuple[Record, ...]:
     """Addresses of SRV targets and of the apex NS (RFC 2782, RFC 1035 section 3.3.11)."""
+
+    def addresses(record: Record, target: str) -> Iterable[Record]:
+        return (
+            found
+            for rtype in _ADDRESS_TYPES
+            for found in _lookup(state, target, rtype, chain=()).answer
+        )
+
+    return _target_addresses(records, addresses)
+
+
+def _target_addresses(
+    records: tuple[Record, ...], addresses: Callable[[Record, str], Iterable[Record]]
+) -> tuple[Record, ...]:
+    """The additional section of `records`: `addresses(record, target)` of each SRV target
+    and NS name, in order, each record once."""
     extra: dict[Record, None] = {}
     for record in records:
         if isinstance(record.data, SRVData):
@@ -268,7 +278,5 @@ def _additional(state: ClusterState, records: tuple[Record, ...]) -> tuple[Recor
             target = str(record.data)
         else:
             continue
-        for rtype in _ADDRESS_TYPES:
-            found = _lookup(state, target, rtype, chain=()).answer
-            extra.update(dict.fromkeys(found))
+        extra.update(dict.fromkeys(addresses(record, target)))
     return tuple(extra)
