@@ -121,16 +121,16 @@ def counter_family(
     name: str, documentation: str, labels: list[str], series: dict[Labels, float]
 ) -> Family:
     """A counter family of these series (`name` without `_total`)."""
-    family = CounterMetricFamily(name, documentation, labels=labels)
-    for values, value in series.items():
-        family.add_metric(list(values), value)
-    return family
+    return _filled(CounterMetricFamily(name, documentation, labels=labels), series)
 
 
 def gauge_family(
     name: str, documentation: str, labels: list[str], series: dict[Labels, float]
 ) -> Family:
-    family = GaugeMetricFamily(name, documentation, labels=labels)
+    return _filled(GaugeMetricFamily(name, documentation, labels=labels), series)
+
+
+def _filled(family: CounterMetricFamily | GaugeMetricFamily, series: dict[Labels, float]) -> Family:
     for values, value in series.items():
         family.add_metric(list(values), value)
     return family
